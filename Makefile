@@ -1,0 +1,24 @@
+# The two commands the README puts first. Both create .venv on first use and reinstall only when
+# pyproject.toml changed (the stamp file records the last install).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CORES  ?= 2
+
+.PHONY: demo test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+	@echo ""
+	@echo "Done. Results are in results/; open the report: results/report/index.html"
+	@echo "      (cohort page: results/report/cohort.html)"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests

@@ -1,0 +1,22 @@
+# mrisynth: MRI -> PET imputation and MCI conversion prediction.
+# Run `snakemake --cores 2` (default config: the offline phantom cohort) or pass --configfile.
+from snakemake.utils import min_version, validate
+
+
+min_version("9.0")
+
+
+configfile: "configs/demo.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/cohort.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,50 @@
+"""``mrisynth <command>``: one command per pipeline step; each Snakemake rule calls exactly one.
+
+Commands are registered in ``COMMANDS`` as ``name: "module:function"`` where ``function(subparsers)``
+adds the sub-parser and sets ``func``. Command modules keep heavy imports (torch, MONAI, SimpleITK)
+inside the function that runs the command, so that ``mrisynth --help`` and ``mrisynth validate`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from mrisynth import __version__
+from mrisynth.errors import InputError
+
+COMMANDS: dict[str, str] = {
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mrisynth",
+        description="Impute missing FDG-PET from brain MRI with 3D GANs and predict MCI conversion. "
+        "Each command is one step of the Snakemake pipeline and can be run on its own.",
+    )
+    parser.add_argument("--version", action="version", version=f"mrisynth {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    sub.required = True
+    for name, target in COMMANDS.items():
+        module, func = target.split(":")
+        getattr(importlib.import_module(module), func)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"mrisynth {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Input/output: manifests, NIfTI files, atomic writes, BIDS-style names, bundled templates."""

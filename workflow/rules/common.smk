@@ -1,0 +1,43 @@
+# Shared helpers: paths, the subject table read from the manifest, and the targets of `rule all`.
+import csv
+from pathlib import Path
+
+RESULTS = config["results"]
+MANIFEST = config["manifest"]
+MANIFEST_DIR = Path(MANIFEST).parent
+CONFIGFILES = [str(p) for p in workflow.configfiles]
+# rules pass the same config files to every mrisynth command
+CONFIG_ARGS = " ".join(f"--config {p}" for p in CONFIGFILES[-1:])
+
+
+def read_manifest_rows():
+    """Rows of the raw manifest, read when the DAG is built (the manifest must exist by then)."""
+    if not Path(MANIFEST).exists():
+        raise WorkflowError(
+            f"manifest {MANIFEST} not found. For a phantom cohort of another size run "
+            f"`mrisynth phantom --n-subjects N --manifest {MANIFEST}` first; for your own data "
+            "set `manifest:` in your config."
+        )
+    with open(MANIFEST, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+ROWS = read_manifest_rows()
+
+
+def manifest_files(column):
+    """Absolute-or-manifest-relative paths of one file column (empty cells skipped)."""
+    out = []
+    for row in ROWS:
+        value = (row.get(column) or "").strip()
+        if value:
+            out.append(value if Path(value).is_absolute() else str(MANIFEST_DIR / value))
+    return out
+
+
+def all_targets():
+    """Everything `rule all` asks for; each stage's rule file adds its final outputs here."""
+    return [
+        f"{RESULTS}/manifest/manifest.csv",
+        f"{RESULTS}/report/cohort.html",
+    ]
