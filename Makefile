@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CORES  ?= 2
+# rules call `mrisynth` and `snakemake`: put the venv first on PATH for every recipe
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test
 
