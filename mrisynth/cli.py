@@ -16,6 +16,9 @@ from mrisynth import __version__
 from mrisynth.errors import InputError
 
 COMMANDS: dict[str, str] = {
+    "validate": "mrisynth.io.manifest:add_validate_command",
+    "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
+    "split": "mrisynth.classify.commands:add_split",
 }
 
 
