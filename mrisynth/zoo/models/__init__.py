@@ -1,0 +1,1 @@
+"""The registered models; every module here is imported by ``mrisynth.zoo.registry`` on first use."""
