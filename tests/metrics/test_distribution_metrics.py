@@ -68,7 +68,8 @@ def test_kid_subsets_and_sign():
     shifted = same + 1.0
     # one subset of the full size reduces to the full-sample unbiased estimate
     assert kid(x, shifted, n_subsets=1, subset_size=60)[0] == pytest.approx(mmd2_unbiased(x, shifted), rel=1e-12)
-    kid_same, kid_shifted = kid(x, same, n_subsets=20, subset_size=30)[0], kid(x, shifted, n_subsets=20, subset_size=30)[0]
+    kid_same = kid(x, same, n_subsets=20, subset_size=30)[0]
+    kid_shifted = kid(x, shifted, n_subsets=20, subset_size=30)[0]
     assert abs(kid_same) < 0.05 and kid_shifted > 5
     assert kid(x, shifted, n_subsets=5, subset_size=20, seed=7) == kid(x, shifted, n_subsets=5, subset_size=20, seed=7)
 
