@@ -1,0 +1,1 @@
+"""Figures and HTML pages: the cohort page now, the pipeline summary later (sections compose)."""
