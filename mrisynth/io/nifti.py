@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import warnings
 from pathlib import Path
 
 import nibabel as nib
@@ -43,7 +44,7 @@ def _affine_problems(affine: np.ndarray) -> list[str]:
     low, high = VOXEL_SIZE_RANGE_MM
     if np.any(sizes < low) or np.any(sizes > high):
         pretty = " x ".join(f"{s:.3g}" for s in sizes)
-        return [f"voxel size {pretty} mm outside {low}-{high} mm (wrong units or a broken header?)"]
+        return [f"voxel size {pretty} mm outside {low:g}-{high:g} mm (wrong units or a broken header?)"]
     return []
 
 
@@ -78,9 +79,16 @@ def _read(path: Path) -> tuple[nib.Nifti1Image | None, np.ndarray | None, list[s
     return img, data, problems
 
 
+def _read_quietly(path: Path) -> tuple[nib.Nifti1Image | None, np.ndarray | None, list[str]]:
+    # broken headers make nibabel and numpy warn on the way to the problem that is reported anyway
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _read(path)
+
+
 def check_nifti(path: str | os.PathLike) -> list[str]:
     """Problems with the NIfTI file at ``path`` (empty list when it passes every check)."""
-    return _read(Path(path))[2]
+    return _read_quietly(Path(path))[2]
 
 
 def load_nifti(path: str | os.PathLike) -> nib.Nifti1Image:
@@ -89,7 +97,7 @@ def load_nifti(path: str | os.PathLike) -> nib.Nifti1Image:
     Raises ``InputError`` naming the file and every problem found.
     """
     path = Path(path)
-    img, data, problems = _read(path)
+    img, data, problems = _read_quietly(path)
     if problems:
         raise InputError(f"{path}: {'; '.join(problems)}")
     header = img.header.copy() if isinstance(img, nib.Nifti1Image) else None
