@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "validate": "mrisynth.io.manifest:add_validate_command",
     "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
     "split": "mrisynth.classify.commands:add_split",
+    "landmarks": "mrisynth.classify.commands:add_landmarks",
+    "classify": "mrisynth.classify.commands:add_classify",
 }
 
 

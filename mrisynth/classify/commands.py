@@ -26,3 +26,99 @@ def run_split(args) -> int:
     paths = write_splits(args.manifest, args.out_dir, sc["k"], cfg["seed"], sc["val_fraction"], sc["stratify_pet"])
     print(f"wrote {len(paths)} folds to {args.out_dir}")
     return 0
+
+
+def _common_paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fold", type=int, required=True, help="fold number k (reads <results>/splits/fold-<k>.json)")
+    p.add_argument("--results", default=None, help="results folder (default: the config's `results`)")
+    p.add_argument("--manifest", default=None, help="validated manifest (default: <results>/manifest/manifest.csv)")
+    p.add_argument("--split", default=None, help="fold file (default: <results>/splits/fold-<k>.json)")
+    p.add_argument("--out-dir", default=None, help="output folder (default under <results>/classify/)")
+    _config_arg(p)
+
+
+def _resolve(args, cfg, default_out: str):
+    from pathlib import Path
+
+    results = Path(args.results or cfg["results"])
+    manifest = Path(args.manifest or results / "manifest" / "manifest.csv")
+    split = Path(args.split or results / "splits" / f"fold-{args.fold}.json")
+    out = Path(args.out_dir or results / default_out)
+    return results, manifest, split, out
+
+
+def add_landmarks(sub) -> None:
+    p = sub.add_parser("landmarks", help="landmarks of one fold from a voxel-wise t-test on its TRAINING subjects' T1")
+    _common_paths(p)
+    p.set_defaults(func=run_landmarks)
+
+
+def run_landmarks(args) -> int:
+    import numpy as np
+
+    from mrisynth.classify.data import load_stack, read_cohort, subject_images
+    from mrisynth.classify.landmarks import detect_landmarks, plot_landmarks
+    from mrisynth.classify.splits import load_split
+    from mrisynth.config import load_config
+    from mrisynth.errors import InputError
+    from mrisynth.io.atomic import atomic_dir
+    from mrisynth.io.nifti import save_nifti
+
+    cfg = load_config(args.config)
+    lc = cfg["classify"]["landmarks"]
+    results, manifest, split_path, out = _resolve(args, cfg, f"classify/landmarks/fold-{args.fold}")
+    split = load_split(split_path)
+    cohort = read_cohort(manifest)
+    train = cohort[cohort["participant_id"].isin(split.train)]
+    train = train[train["diagnosis"].isin(lc["group_a"] + lc["group_b"])]
+    is_a = train["diagnosis"].isin(lc["group_a"]).to_numpy()
+    if is_a.sum() < 2 or (~is_a).sum() < 2:
+        raise InputError(f"landmarks fold {args.fold}: need >= 2 training subjects in each group "
+                         f"{lc['group_a']} ({is_a.sum()}) and {lc['group_b']} ({(~is_a).sum()})")
+    paths = subject_images(results, train, cfg["preprocess"]["resolution_mm"])
+    ids = train["participant_id"].tolist()
+    t1, affine = load_stack([paths[i].t1 for i in ids], "preprocessed T1")
+    masks, _ = load_stack([paths[i].mask for i in ids], "brain mask")
+    mask = masks.mean(0) >= 0.5
+    table, t = detect_landmarks(t1, is_a, ~is_a, mask, affine, lc["n"], lc["min_distance_mm"], lc["smooth_fwhm_mm"])
+    if table.empty:
+        raise InputError(f"landmarks fold {args.fold}: no local extremum found in the brain mask")
+    with atomic_dir(out) as tmp:
+        table.to_csv(tmp / "landmarks.csv", index=False)
+        save_nifti(t, affine, tmp / "tmap.nii.gz", dtype=np.float32)
+        plot_landmarks(t1.mean(0), table, tmp / "landmarks.png",
+                       f"fold {args.fold}: top {len(table)} landmarks, {'+'.join(lc['group_a'])} vs "
+                       f"{'+'.join(lc['group_b'])}, {len(ids)} training subjects")
+    print(f"fold {args.fold}: {len(table)} landmarks from {is_a.sum()} vs {(~is_a).sum()} training subjects -> {out}")
+    return 0
+
+
+def add_classify(sub) -> None:
+    p = sub.add_parser("classify", help="train one classifier on one fold in one scenario; write test predictions")
+    _common_paths(p)
+    p.add_argument("--scenario", required=True,
+                   help="mri_only | mri+real_pet | mri+zero_fill | mri+mean_pet | mri+true_pet | mri+imputed_<model>")
+    p.add_argument("--classifier", default="landmark", choices=["landmark", "regional"],
+                   help="landmark: multi-scale multi-instance CNN; regional: ROI means + logistic regression")
+    p.add_argument("--landmarks", default=None,
+                   help="landmarks.csv of this fold (default: <results>/classify/landmarks/fold-<k>/landmarks.csv)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.set_defaults(func=run_classify)
+
+
+def run_classify(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from mrisynth.classify.run import classify_fold
+    from mrisynth.config import load_config
+
+    torch.set_num_threads(max(1, args.threads))
+    cfg = load_config(args.config)
+    results, manifest, split, out = _resolve(args, cfg, f"classify/{args.classifier}/{args.scenario}/fold-{args.fold}")
+    landmarks = Path(args.landmarks or results / "classify" / "landmarks" / f"fold-{args.fold}" / "landmarks.csv")
+    pred = classify_fold(cfg, fold=args.fold, scenario=args.scenario, classifier=args.classifier, results=results,
+                         manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out)
+    print(f"fold {args.fold} {args.scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
+    return 0

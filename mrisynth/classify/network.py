@@ -1,0 +1,99 @@
+"""Landmark-based multi-scale multi-modal multi-instance network (after LDMIL, Liu et al. MedIA 2018, and
+LM3IL, Pan et al. MICCAI 2018).
+
+For every landmark, cubic patches of several sizes are cut around it from each modality and resampled to
+one size (area averaging). Per modality and per scale a small 3D CNN (weights shared by all landmarks)
+turns a patch into a vector; the scales are concatenated, the modalities fused by a linear layer, a
+learned landmark embedding is added, and the instances (landmarks) are pooled by gated attention (Ilse
+et al. 2018) or max. A linear head gives one logit (positive class: pMCI / AD).
+
+The papers use one CNN branch per landmark; sharing the branch and adding a landmark embedding keeps the
+parameter count independent of the number of landmarks, which is what a small cohort can afford.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def extract_patches(volumes: torch.Tensor, centres: torch.Tensor, size: int, out: int) -> torch.Tensor:
+    """Patches (B, L, C, out, out, out) of ``size`` voxels around ``centres`` (B, L, 3) voxel indices of
+    ``volumes`` (B, C, X, Y, Z); trilinear sampling at unit steps (zeros outside), then area averaging."""
+    b, c = volumes.shape[:2]
+    dims = torch.tensor(volumes.shape[2:], dtype=volumes.dtype, device=volumes.device)
+    offs = torch.arange(size, dtype=volumes.dtype, device=volumes.device) - (size - 1) / 2
+    grid = torch.stack(torch.meshgrid(offs, offs, offs, indexing="ij"), -1)  # (s, s, s, 3)
+    pts = centres.to(volumes.dtype)[:, :, None, None, None, :] + grid  # (B, L, s, s, s, 3)
+    norm = 2 * pts / (dims - 1) - 1
+    norm = norm.flip(-1)  # grid_sample wants (z, y, x) order = (last, middle, first array axis)
+    n_l = centres.shape[1]
+    sampled = F.grid_sample(volumes, norm.reshape(b, n_l * size, size, size, 3), mode="bilinear",
+                            padding_mode="zeros", align_corners=True)  # (B, C, L*s, s, s)
+    sampled = sampled.reshape(b, c, n_l, size, size, size).permute(0, 2, 1, 3, 4, 5)
+    if size != out:
+        sampled = F.adaptive_avg_pool3d(sampled.reshape(b * n_l * c, 1, size, size, size), out)
+        sampled = sampled.reshape(b, n_l, c, out, out, out)
+    return sampled
+
+
+class PatchEncoder(nn.Module):
+    """Small 3D CNN: (N, 1, s, s, s) -> (N, 2 * channels)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(1, channels, 3, padding=1), nn.BatchNorm3d(channels), nn.ReLU(inplace=True),
+            nn.Conv3d(channels, channels, 3, padding=1), nn.BatchNorm3d(channels), nn.ReLU(inplace=True),
+            nn.MaxPool3d(2),
+            nn.Conv3d(channels, 2 * channels, 3, padding=1), nn.BatchNorm3d(2 * channels), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LandmarkMIL(nn.Module):
+    """Input: a list over scales of patches (B, L, M, s, s, s) (M modalities). Output: logits (B,) and
+    attention / selection weights over landmarks (B, L)."""
+
+    def __init__(self, n_landmarks: int, n_modalities: int, n_scales: int, channels: int = 8, features: int = 32,
+                 pooling: str = "attention", dropout: float = 0.3):
+        super().__init__()
+        if pooling not in ("attention", "max"):
+            raise ValueError(f"pooling must be 'attention' or 'max', not {pooling!r}")
+        self.pooling = pooling
+        self.encoders = nn.ModuleList(
+            nn.ModuleList(PatchEncoder(channels) for _ in range(n_scales)) for _ in range(n_modalities)
+        )
+        self.fuse = nn.Sequential(nn.Linear(n_modalities * n_scales * 2 * channels, features), nn.ReLU(inplace=True))
+        self.embedding = nn.Embedding(n_landmarks, features)
+        nn.init.normal_(self.embedding.weight, std=0.1)
+        self.att_v = nn.Linear(features, features)
+        self.att_u = nn.Linear(features, features)
+        self.att_w = nn.Linear(features, 1)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, 1))
+
+    def instances(self, patches: list[torch.Tensor]) -> torch.Tensor:
+        """Per-landmark features (B, L, features)."""
+        b, n_l, n_m = patches[0].shape[:3]
+        feats = []
+        for m, per_scale in enumerate(self.encoders):
+            for s, enc in enumerate(per_scale):
+                x = patches[s][:, :, m].reshape(b * n_l, 1, *patches[s].shape[-3:])
+                feats.append(enc(x).reshape(b, n_l, -1))
+        h = self.fuse(torch.cat(feats, -1))
+        return h + self.embedding.weight[None]
+
+    def forward(self, patches: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.instances(patches)
+        if self.pooling == "attention":
+            a = self.att_w(torch.tanh(self.att_v(h)) * torch.sigmoid(self.att_u(h))).squeeze(-1)
+            weights = torch.softmax(a, dim=1)
+            bag = (weights[..., None] * h).sum(1)
+        else:
+            bag, idx = h.max(1)
+            weights = F.one_hot(idx, h.shape[1]).float().mean(1)  # share of features each landmark won
+        return self.head(bag).squeeze(-1), weights

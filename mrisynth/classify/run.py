@@ -1,0 +1,143 @@
+"""One classifier, one scenario, one fold: assemble the inputs, train on the fold's training population,
+predict every test subject, write the predictions (and model state)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mrisynth.classify.data import in_population, load_stack, read_cohort, subject_images
+from mrisynth.classify.scenarios import MEAN, ZERO, pet_plan
+from mrisynth.classify.splits import load_split
+from mrisynth.errors import InputError
+from mrisynth.io.atomic import atomic_path, write_text
+
+log = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = ["participant_id", "session_id", "diagnosis", "task", "label", "prob", "has_pet",
+                      "fold", "scenario", "classifier"]
+
+
+def _load_volumes(cohort: pd.DataFrame, images: dict, sources: list | None, train_mask: np.ndarray):
+    """Raw stacks: volumes (N, M, X, Y, Z), brain masks (N, X, Y, Z), affine, zero-filled subjects (N,)."""
+    ids = cohort["participant_id"].tolist()
+    t1, affine = load_stack([images[i].t1 for i in ids], "preprocessed T1")
+    masks = load_stack([images[i].mask for i in ids], "brain mask")[0] > 0.5
+    zero = np.zeros(len(ids), bool)
+    if sources is None:
+        return t1[:, None], masks, affine, zero
+    files = [k for k, s in enumerate(sources) if s not in (ZERO, MEAN)]
+    pet_files, pet_affine = load_stack([sources[k] for k in files], "PET")
+    if pet_files.shape[1:] != t1.shape[1:] or not np.allclose(pet_affine, affine, atol=1e-3):
+        raise InputError("PET and T1 are not on the same template grid")
+    pet = np.zeros_like(t1)
+    pet[files] = pet_files
+    mean_for = [k for k, s in enumerate(sources) if s == MEAN]
+    if mean_for:
+        # population template from the fold's training subjects with a real PET only
+        real_train = [k for k in files if train_mask[k] and cohort["has_pet"].iloc[k]]
+        if not real_train:
+            raise InputError("mri+mean_pet: no training subject with a real PET")
+        pet[mean_for] = pet[real_train].mean(0)
+    zero[[k for k, s in enumerate(sources) if s == ZERO]] = True
+    return np.stack([t1, pet], 1), masks, affine, zero
+
+
+def _normalise(volumes: np.ndarray, masks: np.ndarray, zero: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, list]:
+    """z-score each modality with brain-voxel statistics of the training subjects (zero-filled PET
+    excluded), zero outside the brain; zero-filled PET channels are all zero."""
+    out = np.empty_like(volumes)
+    stats = []
+    for m in range(volumes.shape[1]):
+        ref = [k for k in train_idx if not (m > 0 and zero[k])]
+        vox = volumes[ref, m][masks[ref]]
+        mean, std = float(vox.mean()), float(vox.std() + 1e-6)
+        out[:, m] = (volumes[:, m] - mean) / std * masks
+        stats.append({"mean": mean, "std": std})
+    if volumes.shape[1] > 1:
+        out[zero, 1] = 0.0
+    return out, stats
+
+
+def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, results: Path, manifest: Path,
+                  split_path: Path, landmarks_csv: Path | None, out_dir: Path) -> pd.DataFrame:
+    from mrisynth.seeding import seed_everything
+
+    cc = cfg["classify"]
+    seed = cfg["seed"] + fold
+    seed_everything(seed)
+    split = load_split(split_path)
+    cohort = read_cohort(manifest)
+    cohort = cohort[cohort["participant_id"].isin(split.train + split.val + split.test)].reset_index(drop=True)
+    missing = sorted(set(split.train + split.val + split.test) - set(cohort["participant_id"]))
+    if missing:
+        raise InputError(f"split {split_path} names subjects absent from {manifest}: {missing[:5]}")
+    images = subject_images(results, cohort, cfg["preprocess"]["resolution_mm"])
+    cohort, sources = pet_plan(scenario, cohort, images, results, fold)
+    cohort = cohort.reset_index(drop=True)
+    part = cohort["participant_id"].map(split.split_of).to_numpy()
+    pop = in_population(cohort, cc["population"]).to_numpy()
+    train_idx = np.flatnonzero((part == "train") & pop)
+    val_idx = np.flatnonzero((part == "val") & pop)
+    test_idx = np.flatnonzero(part == "test")
+    labels = cohort["label"].to_numpy()
+    for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx)):
+        if len(idx) == 0 or (name != "test" and len(set(labels[idx])) < 2):
+            raise InputError(f"fold {fold}, scenario {scenario}: the {name} split of population "
+                             f"{cc['population']!r} needs subjects of both classes (has {np.bincount(labels[idx], minlength=2).tolist()})")
+    volumes, masks, affine, zero = _load_volumes(cohort, images, sources, part == "train")
+    log.info("fold %d %s %s: %d train, %d val, %d test subjects, %d modalities", fold, scenario, classifier,
+             len(train_idx), len(val_idx), len(test_idx), volumes.shape[1])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if classifier == "regional":
+        prob = _regional(cfg, volumes, masks, affine, labels, np.concatenate([train_idx, val_idx]), seed, out_dir)
+    elif classifier == "landmark":
+        if landmarks_csv is None:
+            raise InputError("the landmark classifier needs --landmarks")
+        prob = _landmark(cfg, volumes, masks, zero, labels, train_idx, val_idx, landmarks_csv, seed, out_dir,
+                         {"fold": fold, "scenario": scenario, "split": split.content_hash, "n": len(cohort)})
+    else:
+        raise InputError(f"unknown classifier {classifier!r}; use landmark or regional")
+    pred = cohort.iloc[test_idx][["participant_id", "session_id", "diagnosis", "task", "label", "has_pet"]].copy()
+    pred["prob"] = prob[test_idx]
+    pred["fold"], pred["scenario"], pred["classifier"] = fold, scenario, classifier
+    with atomic_path(out_dir / "predictions.csv") as tmp:
+        pred[PREDICTION_COLUMNS].to_csv(tmp, index=False, float_format="%.6f")
+    return pred
+
+
+def _regional(cfg, volumes, masks, affine, labels, fit_idx, seed, out_dir: Path) -> np.ndarray:
+    from mrisynth.classify.regional import fit_predict, regional_features
+
+    rc = cfg["classify"]["regional"]
+    features = regional_features(volumes, masks, affine, rc["regions"])
+    model, prob = fit_predict(features, labels, fit_idx, rc["C"], seed)
+    names = [f"{mod}:{r}" for mod in ("T1", "PET")[: volumes.shape[1]] for r in rc["regions"]]
+    coef = model[-1].coef_[0]
+    write_text(out_dir / "coefficients.csv", "feature,coefficient\n" + "".join(f"{n},{c:.6f}\n" for n, c in zip(names, coef)))
+    return prob
+
+
+def _landmark(cfg, volumes, masks, zero, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,
+              fingerprint: dict) -> np.ndarray:
+    import torch
+
+    from mrisynth.classify.train import NetConfig, predict, train
+
+    nc = NetConfig.from_config(cfg["classify"]["network"])
+    if not Path(landmarks_csv).exists():
+        raise InputError(f"landmarks {landmarks_csv} do not exist (run `mrisynth landmarks` first)")
+    lm = pd.read_csv(landmarks_csv)
+    centres = torch.as_tensor(lm[["i", "j", "k"]].to_numpy(), dtype=torch.float32)
+    normed, stats = _normalise(volumes, masks, zero, train_idx)
+    x = torch.from_numpy(normed)
+    fingerprint = {**fingerprint, "landmarks": lm[["i", "j", "k"]].to_numpy().ravel().tolist(),
+                   "network": json.dumps(cfg["classify"]["network"], sort_keys=True), "normalisation": json.dumps(stats)}
+    model, history = train(x, labels, train_idx, val_idx, centres, nc, seed, out_dir / "checkpoint.pt", fingerprint)
+    with atomic_path(out_dir / "history.csv") as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    return predict(model, x, centres, nc)

@@ -1,0 +1,81 @@
+"""Scenarios: which PET (if any) each subject brings to the classifier.
+
+- ``mri_only``: T1 only, every subject.
+- ``mri+real_pet``: complete cases only. Train, validation AND test are restricted to the subjects that
+  have a real PET, so this scenario is evaluated on the test subjects with PET (a subset of the others').
+- ``mri+zero_fill``: real PET where present, an all-zero PET channel (after normalisation) where missing.
+- ``mri+mean_pet``: real PET where present, the mean real PET of the fold's training subjects elsewhere.
+- ``mri+true_pet`` (phantom only): real PET where present, the hidden true PET (preprocessed, under
+  ``results/preprocess_truth/``) elsewhere: the upper bound of what imputation could give.
+- ``mri+imputed_<model>``: real PET where present, the PET that synthesis model imputed (in this fold,
+  never trained on test subjects) elsewhere.
+
+Every scenario except ``mri+real_pet`` uses the same training, validation and test subjects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mrisynth.errors import InputError
+
+BASE_SCENARIOS = ("mri_only", "mri+real_pet", "mri+zero_fill", "mri+mean_pet", "mri+true_pet")
+IMPUTED_PREFIX = "mri+imputed_"
+
+#: markers in a PET plan for subjects without a PET file
+ZERO, MEAN = "zero", "mean"
+
+
+def synthesis_models(cfg: dict) -> list[str]:
+    """Names of the synthesis models the config trains (a list of names, or a mapping name -> settings)."""
+    models = cfg.get("synthesis", {}).get("models", [])
+    return list(models.keys()) if isinstance(models, dict) else list(models)
+
+
+def scenario_names(cfg: dict) -> list[str]:
+    """The scenarios the pipeline runs: the configured base ones (``mri+true_pet`` only for the phantom)
+    and one imputed scenario per synthesis model."""
+    names = [s for s in cfg["classify"]["scenarios"] if s != "mri+true_pet" or cfg["cohort"] == "phantom"]
+    return names + [IMPUTED_PREFIX + m for m in synthesis_models(cfg)]
+
+
+def imputed_pet(results: str | Path, model: str, fold: int, participant: str, session: str) -> Path:
+    """The PET imputed by ``model`` in ``fold`` for one subject (``...desc-synth<model>_pet.nii.gz``)."""
+    from mrisynth.preprocess.outputs import strip_prefix
+
+    folder = Path(results) / "synthesis" / model / f"fold-{fold}"
+    sub, ses = strip_prefix(participant, "sub"), strip_prefix(session, "ses")
+    hits = sorted(folder.rglob(f"sub-{sub}_ses-{ses}_*desc-synth{model}_pet.nii.gz"))
+    if len(hits) != 1:
+        raise InputError(f"scenario {IMPUTED_PREFIX}{model}, fold {fold}: expected one imputed PET for sub-{sub} "
+                         f"ses-{ses} under {folder}, found {len(hits)} (did `mrisynth impute` run?)")
+    return hits[0]
+
+
+def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | Path, fold: int) -> tuple[pd.DataFrame, list | None]:
+    """(subjects the scenario uses, PET source per subject or None for MRI only).
+
+    A source is a file path, ``ZERO`` or ``MEAN``. ``images`` maps participant_id -> SubjectPaths.
+    """
+    if scenario == "mri_only":
+        return cohort, None
+    if scenario == "mri+real_pet":
+        used = cohort[cohort["has_pet"]]
+        return used, [images[p].pet for p in used["participant_id"]]
+    if scenario in ("mri+zero_fill", "mri+mean_pet", "mri+true_pet") or scenario.startswith(IMPUTED_PREFIX):
+        sources = []
+        for r in cohort.itertuples():
+            if r.has_pet:
+                sources.append(images[r.participant_id].pet)
+            elif scenario == "mri+zero_fill":
+                sources.append(ZERO)
+            elif scenario == "mri+mean_pet":
+                sources.append(MEAN)
+            elif scenario == "mri+true_pet":
+                sources.append(images[r.participant_id].truth_pet)
+            else:
+                sources.append(imputed_pet(results, scenario[len(IMPUTED_PREFIX):], fold, r.participant_id, r.session_id))
+        return cohort, sources
+    raise InputError(f"unknown scenario {scenario!r}; known: {', '.join(BASE_SCENARIOS)}, {IMPUTED_PREFIX}<model>")

@@ -1,0 +1,133 @@
+"""Training of the landmark network: class-balanced sampling, jittered patch centres, early stopping on the
+validation split, full-state checkpoints (resume gives the same result as an uninterrupted run)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mrisynth.classify.network import LandmarkMIL, extract_patches
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    patch_sizes: tuple[int, ...]
+    patch_out: int
+    channels: int
+    features: int
+    pooling: str
+    dropout: float
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    patience: int
+    jitter: int
+
+    @classmethod
+    def from_config(cls, c: dict) -> NetConfig:
+        return cls(tuple(c["patch_sizes"]), c["patch_out"], c["channels"], c["features"], c["pooling"], c["dropout"],
+                   c["epochs"], c["batch_size"], c["lr"], c["weight_decay"], c["patience"], c["jitter_vox"])
+
+
+def make_model(nc: NetConfig, n_landmarks: int, n_modalities: int) -> LandmarkMIL:
+    return LandmarkMIL(n_landmarks, n_modalities, len(nc.patch_sizes), nc.channels, nc.features, nc.pooling, nc.dropout)
+
+
+def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: torch.Generator | None) -> list[torch.Tensor]:
+    c = centres.to(volumes.dtype).expand(volumes.shape[0], -1, -1)
+    if gen is not None and nc.jitter > 0:
+        c = c + torch.randint(-nc.jitter, nc.jitter + 1, c.shape, generator=gen).to(c.dtype)
+    return [extract_patches(volumes, c, s, nc.patch_out) for s in nc.patch_sizes]
+
+
+def _balanced_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean over classes of the mean BCE within each class (prevalence-free validation criterion)."""
+    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    return torch.stack([loss[labels == v].mean() for v in (0.0, 1.0) if (labels == v).any()]).mean()
+
+
+@torch.no_grad()
+def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> np.ndarray:
+    """Probabilities of the positive class for every volume, no jitter."""
+    model.eval()
+    out = [torch.sigmoid(model(_patches(volumes[i:i + nc.batch_size], centres, nc, None))[0])
+           for i in range(0, len(volumes), nc.batch_size)]
+    return torch.cat(out).numpy().astype(float)
+
+
+def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+          centres: torch.Tensor, nc: NetConfig, seed: int, checkpoint: Path, extra_state: dict) -> tuple[LandmarkMIL, list[dict]]:
+    """Train on ``volumes[train_idx]`` (already normalised, (N, M, X, Y, Z)), early-stop on ``val_idx``.
+
+    ``checkpoint`` is rewritten atomically after every epoch with the full state; if it exists with the
+    same ``extra_state`` (data and config fingerprint) training resumes from it. Returns the model with
+    the best validation weights and the per-epoch history.
+    """
+    from tqdm import tqdm
+
+    from mrisynth.io.atomic import atomic_path
+
+    model = make_model(nc, centres.shape[0], volumes.shape[1])
+    opt = torch.optim.AdamW(model.parameters(), lr=nc.lr, weight_decay=nc.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    counts = np.bincount(labels[train_idx], minlength=2)
+    if counts.min() == 0:
+        raise ValueError(f"training split has a single class (counts {counts.tolist()})")
+    weights = torch.as_tensor(1.0 / counts[labels[train_idx]], dtype=torch.float64)
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": [],
+             "best_model": copy.deepcopy(model.state_dict())}
+    if checkpoint.exists():
+        ck = torch.load(checkpoint, weights_only=True)
+        if ck.get("extra_state") == extra_state:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            gen.set_state(ck["generator"])
+            torch.set_rng_state(ck["torch_rng"])
+            state = ck["state"]
+            log.info("resuming from %s at epoch %d", checkpoint, state["epoch"])
+    bar = tqdm(range(state["epoch"], nc.epochs), desc="train", leave=False, initial=state["epoch"], total=nc.epochs)
+    for epoch in bar:
+        if state["bad_epochs"] > nc.patience:
+            break
+        model.train()
+        order = train_idx[torch.multinomial(weights, len(train_idx), replacement=True, generator=gen).numpy()]
+        losses = []
+        for i in range(0, len(order), nc.batch_size):
+            b = order[i:i + nc.batch_size]
+            if len(b) < 2:  # batch norm needs two bags
+                continue
+            logits, _ = model(_patches(volumes[b], centres, nc, gen))
+            loss = F.binary_cross_entropy_with_logits(logits, y[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            val_logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
+                                    for i in range(0, len(val_idx), nc.batch_size)])
+            val_loss = _balanced_loss(val_logits, y[val_idx]).item()
+        state["history"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss})
+        if val_loss < state["best_loss"] - 1e-6:
+            state.update(best_loss=val_loss, best_epoch=epoch + 1, bad_epochs=0,
+                         best_model=copy.deepcopy(model.state_dict()))
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        bar.set_postfix(train=f"{np.mean(losses):.3f}", val=f"{val_loss:.3f}")
+        with atomic_path(checkpoint) as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                        "torch_rng": torch.get_rng_state(), "state": state, "extra_state": extra_state}, tmp)
+    model.load_state_dict(state["best_model"])
+    model.eval()
+    return model, state["history"]
