@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _suffixes(path: Path) -> str:
     # keep ".nii.gz" etc. so that libraries choosing a format by extension still do the right thing
     return "".join(path.suffixes)
@@ -29,6 +33,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates 0600; give results the permissions a normal file would get (umask applies)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
