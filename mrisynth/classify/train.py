@@ -79,7 +79,7 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
     model = make_model(nc, centres.shape[0], volumes.shape[1])
     opt = torch.optim.AdamW(model.parameters(), lr=nc.lr, weight_decay=nc.weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    y = torch.as_tensor(labels, dtype=torch.float32)
+    y = torch.tensor(labels, dtype=torch.float32)
     counts = np.bincount(labels[train_idx], minlength=2)
     if counts.min() == 0:
         raise ValueError(f"training split has a single class (counts {counts.tolist()})")

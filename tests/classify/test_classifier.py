@@ -1,0 +1,107 @@
+"""Landmark network, training and the classify command on the tiny planted cohort."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mrisynth.classify.network import LandmarkMIL, extract_patches
+from mrisynth.classify.splits import load_split
+from mrisynth.classify.train import NetConfig, predict, train
+from mrisynth.cli import main
+
+
+def test_extract_patches_crops_and_area_averages():
+    vol = torch.arange(2 * 10 * 11 * 12, dtype=torch.float32).reshape(1, 2, 10, 11, 12)
+    centres = torch.tensor([[[4.5, 5.5, 6.5], [3.0, 3.0, 3.0]]])
+    p = extract_patches(vol, centres, size=4, out=4)
+    assert p.shape == (1, 2, 2, 4, 4, 4)
+    assert torch.allclose(p[0, 0, 1], vol[0, 1, 3:7, 4:8, 5:9])  # half-voxel centre of an even patch
+    q = extract_patches(vol, centres, size=3, out=3)
+    assert torch.allclose(q[0, 1, 0], vol[0, 0, 2:5, 2:5, 2:5])
+    r = extract_patches(vol, centres, size=4, out=2)
+    ref = torch.nn.functional.avg_pool3d(vol[:, :, 3:7, 4:8, 5:9], 2)
+    assert torch.allclose(r[0, 0], ref[0])
+    edge = extract_patches(vol, torch.tensor([[[0.0, 0.0, 0.0]]]), size=3, out=3)
+    assert edge[0, 0, 0, 0].abs().max() < 1e-3 and edge[0, 0, 0, 1, 1, 1] == pytest.approx(vol[0, 0, 0, 0, 0].item(), abs=1e-3)  # zeros outside
+
+
+def test_attention_weights_sum_to_one_and_max_pooling_runs():
+    patches = [torch.randn(3, 5, 2, 4, 4, 4), torch.randn(3, 5, 2, 4, 4, 4)]
+    for pooling in ("attention", "max"):
+        torch.manual_seed(0)
+        logits, w = LandmarkMIL(5, 2, 2, channels=2, features=4, pooling=pooling)(patches)
+        assert logits.shape == (3,) and w.shape == (3, 5)
+        assert torch.allclose(w.sum(1), torch.ones(3))
+
+
+def _toy(n=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 12, 12, 12, generator=g) * 0.3
+    labels = np.arange(n) % 2
+    x[labels == 1, :, 4:8, 4:8, 4:8] += 1.5  # planted signal around the landmark (6, 6, 6)
+    return x, labels, torch.tensor([[6.0, 6.0, 6.0], [2.0, 9.0, 3.0]])
+
+
+NC = NetConfig(patch_sizes=(4, 6), patch_out=4, channels=4, features=8, pooling="attention", dropout=0.0, epochs=5,
+               batch_size=7, lr=0.01, weight_decay=0.0, patience=10, jitter=1)
+
+
+def test_training_learns_resumes_bit_exactly_and_is_seeded(tmp_path):
+    x, labels, centres = _toy()
+    tr, va = np.arange(14), np.arange(14, 20)
+    torch.manual_seed(0)
+    model, hist = train(x, labels, tr, va, centres, NC, seed=1, checkpoint=tmp_path / "a.pt", extra_state={"k": 1})
+    assert len(hist) == 5 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    prob = predict(model, x, centres, NC)
+    assert prob[va][labels[va] == 1].min() > prob[va][labels[va] == 0].max()  # separable planted signal
+    # interrupted after 3 epochs, resumed to 5: the same weights as the uninterrupted run
+    torch.manual_seed(0)
+    train(x, labels, tr, va, centres, NetConfig(**{**NC.__dict__, "epochs": 3}), 1, tmp_path / "b.pt", {"k": 1})
+    resumed, hist_b = train(x, labels, tr, va, centres, NC, 1, tmp_path / "b.pt", {"k": 1})
+    assert hist_b == hist
+    for (k, v), w in zip(model.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(v, w), k
+    # a checkpoint of other data is not resumed from
+    torch.manual_seed(0)
+    _, hist_c = train(x, labels, tr, va, centres, NetConfig(**{**NC.__dict__, "epochs": 2}), 1, tmp_path / "b.pt", {"k": 2})
+    assert len(hist_c) == 2
+
+
+def _run(c, fold, scenario, classifier):
+    assert main(["classify", "--fold", str(fold), "--scenario", scenario, "--classifier", classifier,
+                 "--config", str(c["config"])]) == 0
+    return pd.read_csv(c["results"] / "classify" / classifier / scenario / f"fold-{fold}" / "predictions.csv")
+
+
+def test_classify_scenarios_share_test_subjects(cohort):
+    c = cohort
+    assert main(["landmarks", "--fold", "1", "--config", str(c["config"])]) == 0
+    split = load_split(c["results"] / "splits" / "fold-1.json")
+    reg = {s: _run(c, 1, s, "regional") for s in ("mri_only", "mri+real_pet", "mri+zero_fill", "mri+mean_pet", "mri+true_pet")}
+    for s in ("mri_only", "mri+zero_fill", "mri+mean_pet", "mri+true_pet"):
+        assert sorted(reg[s]["participant_id"]) == sorted(split.test)
+    real = reg["mri+real_pet"]
+    assert real["has_pet"].all() and set(real["participant_id"]) < set(split.test)
+    mci = reg["mri_only"][reg["mri_only"]["task"] == "pMCI_vs_sMCI"]
+    assert set(mci["diagnosis"]) == {"pMCI", "sMCI"} and (mci["label"] == (mci["diagnosis"] == "pMCI")).all()
+    ad = reg["mri+true_pet"][reg["mri+true_pet"]["task"] == "AD_vs_NC"]
+    assert ad[ad["label"] == 1]["prob"].min() > ad[ad["label"] == 0]["prob"].max()  # planted AD/NC signal
+    lm = _run(c, 1, "mri+zero_fill", "landmark")
+    assert list(lm["participant_id"]) == list(reg["mri+zero_fill"]["participant_id"])
+    assert lm["prob"].between(0, 1).all()
+    out = c["results"] / "classify" / "landmark" / "mri+zero_fill" / "fold-1"
+    assert (out / "checkpoint.pt").exists() and len(pd.read_csv(out / "history.csv")) >= 1
+    again = _run(c, 1, "mri+zero_fill", "landmark")  # resumes the finished checkpoint: same predictions
+    assert np.array_equal(again["prob"].to_numpy(), lm["prob"].to_numpy())
+
+
+def test_classify_bad_inputs(cohort, capsys):
+    c = cohort
+    args = ["classify", "--fold", "0", "--config", str(c["config"])]
+    assert main(args + ["--scenario", "mri+imputed_pix2pix", "--classifier", "regional"]) == 2
+    assert "did `mrisynth impute` run?" in capsys.readouterr().err
+    assert main(args + ["--scenario", "mri+magic"]) == 2
+    assert main(args + ["--scenario", "mri_only"]) == 2  # no landmarks computed for fold 0
+    assert "run `mrisynth landmarks` first" in capsys.readouterr().err
+    assert not (c["results"] / "classify" / "landmark" / "mri_only" / "fold-0" / "predictions.csv").exists()
