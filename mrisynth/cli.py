@@ -21,6 +21,10 @@ COMMANDS: dict[str, str] = {
     "split": "mrisynth.classify.commands:add_split",
     "landmarks": "mrisynth.classify.commands:add_landmarks",
     "classify": "mrisynth.classify.commands:add_classify",
+    "train-synthesis": "mrisynth.synthesis.commands:add_train",
+    "impute": "mrisynth.synthesis.commands:add_impute",
+    "evaluate-synthesis": "mrisynth.synthesis.commands:add_evaluate",
+    "summarize": "mrisynth.classify.commands:add_summarize",
 }
 
 

@@ -122,3 +122,21 @@ def run_classify(args) -> int:
                          manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out)
     print(f"fold {args.fold} {args.scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
     return 0
+
+
+def add_summarize(sub) -> None:
+    p = sub.add_parser("summarize", help="scenario table (fold mean +- sd, pooled bootstrap CIs, paired p vs mri_only) + ROC curves")
+    p.add_argument("--predictions", nargs="+", required=True, help="predictions.csv files of every classifier/scenario/fold")
+    p.add_argument("--out-dir", required=True, help="folder for scenarios.csv, scenarios.md, predictions.csv, roc.png")
+    _config_arg(p)
+    p.set_defaults(func=run_summarize)
+
+
+def run_summarize(args) -> int:
+    from mrisynth.classify.summarize import summarize
+    from mrisynth.config import load_config
+
+    cfg = load_config(args.config)
+    table = summarize(args.predictions, args.out_dir, cfg["classify"]["n_bootstrap"], cfg["seed"])
+    print(f"{len(table)} rows -> {args.out_dir}/scenarios.md")
+    return 0

@@ -1,0 +1,136 @@
+"""The scenario table: every classifier x scenario x task, metrics as mean +- sd over folds, 95% bootstrap
+CIs on the pooled out-of-fold predictions, and paired bootstrap p-values against ``mri_only`` (same
+classifier, same task, on the subjects both scenarios predicted: for ``mri+real_pet`` the test subjects
+with a real PET). Plus ROC curves of the pooled predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mrisynth.classify.data import TASKS
+from mrisynth.errors import InputError
+from mrisynth.metrics.classification import METRICS, binary_metrics, bootstrap_ci, fold_summary, paired_bootstrap_pvalue
+
+REFERENCE = "mri_only"
+KEY = ["task", "classifier", "scenario"]
+
+
+def read_predictions(paths: list[str | Path]) -> pd.DataFrame:
+    need = {"participant_id", "task", "label", "prob", "fold", "scenario", "classifier"}
+    frames = []
+    for p in paths:
+        if not Path(p).exists():
+            raise InputError(f"predictions {p} do not exist")
+        df = pd.read_csv(p, dtype={"participant_id": str})
+        if need - set(df.columns):
+            raise InputError(f"predictions {p} lack column(s) {sorted(need - set(df.columns))}")
+        frames.append(df)
+    if not frames:
+        raise InputError("summarize: no prediction files given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _scenario_order(names) -> list[str]:
+    base = ["mri_only", "mri+real_pet", "mri+zero_fill", "mri+mean_pet"]
+    return [n for n in base if n in names] + sorted(n for n in names if n not in base and n != "mri+true_pet") + (
+        ["mri+true_pet"] if "mri+true_pet" in names else [])
+
+
+def scenario_table(pred: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    """One row per (task, classifier, scenario): n, folds, and per metric mean, sd, pooled, lo, hi, p."""
+    rows = []
+    for (task, clf), group in pred.groupby(["task", "classifier"], sort=False):
+        ref = group[group["scenario"] == REFERENCE].set_index(["fold", "participant_id"])
+        for scen in _scenario_order(group["scenario"].unique()):
+            g = group[group["scenario"] == scen]
+            row = {"task": task, "classifier": clf, "scenario": scen, "n": len(g), "n_pos": int(g["label"].sum()),
+                   "folds": g["fold"].nunique()}
+            per_fold = [binary_metrics(f["label"], f["prob"]) for _, f in g.groupby("fold")]
+            summary = fold_summary(per_fold) if len(per_fold) > 1 else {k: (v, np.nan) for k, v in per_fold[0].items()}
+            ci = bootstrap_ci(g["label"], g["prob"], n_boot=n_boot, seed=seed)
+            pvals = {}
+            if scen != REFERENCE and len(ref):
+                both = g.set_index(["fold", "participant_id"]).join(ref["prob"].rename("ref"), how="inner")
+                pvals = paired_bootstrap_pvalue(both["label"], both["prob"], both["ref"], n_boot=n_boot, seed=seed)
+                row["n_paired"] = len(both)
+            for m in METRICS:
+                row[f"{m}_mean"], row[f"{m}_sd"] = summary[m]
+                row[f"{m}_pooled"], row[f"{m}_lo"], row[f"{m}_hi"] = ci[m]
+                row[f"{m}_p"] = pvals[m][1] if m in pvals else np.nan
+            rows.append(row)
+    order = {t: i for i, t in enumerate(TASKS)}
+    table = pd.DataFrame(rows)
+    return table.sort_values(["task", "classifier"], key=lambda s: s.map(order) if s.name == "task" else s,
+                             kind="stable").reset_index(drop=True)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return "n/a" if pd.isna(x) else f"{x:.{digits}f}"
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """Readable table: per metric 'mean ± sd [pooled 95% CI]', then the paired p of AUC and BAC."""
+    header = ["task", "classifier", "scenario", "n"] + [m.upper() for m in METRICS] + ["p AUC", "p BAC"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in table.itertuples():
+        cells = [r.task, r.classifier, r.scenario, str(r.n)]
+        for m in METRICS:
+            mean, sd, lo, hi = (getattr(r, f"{m}_{s}") for s in ("mean", "sd", "lo", "hi"))
+            cells.append(f"{_fmt(mean)} ± {_fmt(sd)} [{_fmt(lo, 2)}, {_fmt(hi, 2)}]")
+        cells += [_fmt(r.auc_p), _fmt(r.bac_p)]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = (f"\nMetrics: mean ± sd over folds [95% percentile bootstrap CI on the pooled out-of-fold predictions]; "
+            f"threshold 0.5 on the predicted probability. p: two-sided paired bootstrap test against `{REFERENCE}` "
+            "(same classifier and task, on the subjects both scenarios predicted). `mri+real_pet` is trained and "
+            "evaluated on the subjects with a real PET only (n shows how many); every other scenario evaluates all "
+            "test subjects of the task.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
+    """ROC curves of the pooled out-of-fold predictions: one panel per task x classifier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    from mrisynth.io.atomic import atomic_path
+
+    panels = [(t, c) for t in TASKS for c in sorted(pred["classifier"].unique())
+              if ((pred["task"] == t) & (pred["classifier"] == c)).any()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    for ax, (task, clf) in zip(axes[0], panels):
+        g = pred[(pred["task"] == task) & (pred["classifier"] == clf)]
+        for scen in _scenario_order(g["scenario"].unique()):
+            s = g[g["scenario"] == scen]
+            if s["label"].nunique() < 2:
+                continue
+            fpr, tpr, _ = roc_curve(s["label"], s["prob"])
+            ax.plot(fpr, tpr, label=f"{scen} ({roc_auc_score(s['label'], s['prob']):.2f})",
+                    linestyle="--" if scen in (REFERENCE, "mri+true_pet") else "-")
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.5)
+        ax.set(title=f"{task.replace('_vs_', ' vs ')}, {clf}", xlabel="1 - specificity", ylabel="sensitivity")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+
+
+def summarize(paths: list[str | Path], out_dir: str | Path, n_boot: int, seed: int) -> pd.DataFrame:
+    from mrisynth.io.atomic import atomic_path, write_text
+
+    pred = read_predictions(paths)
+    table = scenario_table(pred, n_boot, seed)
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / "scenarios.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.4f")
+    write_text(out_dir / "scenarios.md", markdown_table(table))
+    with atomic_path(out_dir / "predictions.csv") as tmp:
+        pred.to_csv(tmp, index=False, float_format="%.6f")
+    plot_roc(pred, out_dir / "roc.png")
+    return table
