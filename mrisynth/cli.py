@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from mrisynth import __version__
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if os.environ.get("SLURM_JOB_ID"):  # ties the rule's log to its cluster job (checked by make test-cluster)
+        logging.getLogger("mrisynth").info("SLURM_JOB_ID=%s", os.environ["SLURM_JOB_ID"])
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
