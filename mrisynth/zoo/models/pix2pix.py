@@ -1,0 +1,99 @@
+"""Pix2Pix (Isola et al. 2017): paired translation A -> B with a U-Net (or ResNet) generator, a
+conditional PatchGAN on cat(A, B) and lambda * L1. 2D or 3D; the 3D synthesis stage builds on it."""
+
+from __future__ import annotations
+
+import torch
+
+from mrisynth.zoo.base import AdversarialModel
+from mrisynth.zoo.losses import discriminator_loss, generator_loss, l1_loss
+from mrisynth.zoo.nets import PatchGAN, ResnetGenerator, UnetGenerator, init_weights
+from mrisynth.zoo.registry import register
+from mrisynth.zoo.schedules import linear_decay
+
+
+def build_generator(kind: str, in_channels: int, out_channels: int, ngf: int, norm: str, spatial_dims: int, use_dropout: bool, n_blocks: int, num_downs: int):
+    if kind == "unet":
+        return UnetGenerator(in_channels, out_channels, num_downs, ngf, norm, use_dropout, spatial_dims)
+    if kind == "resnet":
+        return ResnetGenerator(in_channels, out_channels, ngf, n_blocks, norm, use_dropout, spatial_dims)
+    raise ValueError(f"generator must be 'unet' or 'resnet', got {kind!r}")
+
+
+@register("pix2pix")
+class Pix2Pix(AdversarialModel):
+    """Batches are ``(a, b)`` (extra items, e.g. labels, are ignored). G loss = gan_weight * adversarial
+    + lambda_l1 * |G(a) - b|_1; D sees cat(a, b) vs cat(a, G(a)). LR constant for ``decay_start`` steps,
+    then linearly to 0 over ``decay_steps`` (0: no decay). Fast path: the trainer's ``amp`` and
+    ``channels_last_3d`` switches; the ResNet generator's output conv is the exact slab rewrite."""
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        spatial_dims: int = 2,
+        generator: str = "unet",
+        ngf: int = 64,
+        ndf: int = 64,
+        g_norm: str = "batch",
+        d_norm: str = "batch",
+        num_downs: int = 4,
+        n_blocks: int = 9,
+        n_layers: int = 3,
+        use_dropout: bool = True,
+        loss: str = "non_saturating",
+        gan_weight: float = 1.0,
+        lambda_l1: float = 100.0,
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        decay_start: int = 0,
+        decay_steps: int = 0,
+        init: str = "normal",
+        init_gain: float = 0.02,
+        seed: int | None = None,
+    ):
+        super().__init__(n_critic=1, seed=seed)
+        generator_loss(loss, torch.zeros(1))  # fail early on an unknown name
+        self.loss, self.gan_weight, self.lambda_l1 = loss, gan_weight, lambda_l1
+        g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs)
+        self.nets["G"] = init_weights(g, init, init_gain)
+        self.nets["D"] = init_weights(PatchGAN(in_channels + out_channels, ndf, n_layers, d_norm, spatial_dims), init, init_gain)
+        self.optimizers = {k: torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)) for k, net in self.nets.items()}
+        if decay_steps:
+            self.schedulers = {k: linear_decay(opt, decay_start, decay_steps) for k, opt in self.optimizers.items()}
+        self._preview: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def translate(self, a: torch.Tensor) -> torch.Tensor:
+        return self.nets["G"](a)
+
+    def d_loss(self, a, b, *_):
+        fake = self.nets["G"](a)
+        loss = discriminator_loss(self.loss, self.nets["D"](torch.cat([a, b], 1)), self.nets["D"](torch.cat([a, fake], 1)))
+        return loss, {"d_loss": loss.detach()}
+
+    def g_loss(self, a, b, *_):
+        fake = self.nets["G"](a)
+        adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
+        l1 = l1_loss(fake, b)
+        return self.gan_weight * adv + self.lambda_l1 * l1, {"g_adv": adv.detach(), "g_l1": l1.detach()}
+
+    def train_step(self, batch):
+        if self._preview is None:
+            a, b = self.prepare(batch)[:2]
+            self._preview = (a[:8].detach().clone(), b[:8].detach().clone())
+        return super().train_step(batch)
+
+    @torch.no_grad()
+    def sample(self, n, generator=None, a: torch.Tensor | None = None, **_):
+        """Translations of ``a`` (required: Pix2Pix is conditional); ``n`` is ignored when ``a`` is given."""
+        if a is None:
+            raise ValueError("pix2pix samples are translations: pass a=<batch of domain-A images>")
+        return self.net_for_sampling("G")(a.to(self.device))
+
+    @torch.no_grad()
+    def preview(self, n, generator=None):
+        """Rows of (a, G(a), b) for the first training images."""
+        if self._preview is None:
+            raise RuntimeError("no training batch seen yet")
+        a, b = self._preview
+        return torch.stack([a, self.sample(len(a), a=a), b], 1).flatten(0, 1)
