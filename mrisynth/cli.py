@@ -19,6 +19,8 @@ from mrisynth.errors import InputError
 COMMANDS: dict[str, str] = {
     "validate": "mrisynth.io.manifest:add_validate_command",
     "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
+    "preprocess": "mrisynth.preprocess.cli:add_preprocess",
+    "qc-summary": "mrisynth.preprocess.cli:add_qc_summary",
     "split": "mrisynth.classify.commands:add_split",
     "landmarks": "mrisynth.classify.commands:add_landmarks",
     "classify": "mrisynth.classify.commands:add_classify",
@@ -26,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "impute": "mrisynth.synthesis.commands:add_impute",
     "evaluate-synthesis": "mrisynth.synthesis.commands:add_evaluate",
     "summarize": "mrisynth.classify.commands:add_summarize",
+    "report": "mrisynth.report.index:add_report",
 }
 
 

@@ -76,8 +76,9 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
     missing = sorted(set(split.train + split.val + split.test) - set(cohort["participant_id"]))
     if missing:
         raise InputError(f"split {split_path} names subjects absent from {manifest}: {missing[:5]}")
-    images = subject_images(results, cohort, cfg["preprocess"]["resolution_mm"])
-    cohort, sources = pet_plan(scenario, cohort, images, results, fold)
+    res = cfg["preprocess"]["resolution_mm"]
+    images = subject_images(results, cohort, res)
+    cohort, sources = pet_plan(scenario, cohort, images, results, fold, res)
     cohort = cohort.reset_index(drop=True)
     part = cohort["participant_id"].map(split.split_of).to_numpy()
     pop = in_population(cohort, cc["population"]).to_numpy()
@@ -85,10 +86,11 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
     val_idx = np.flatnonzero((part == "val") & pop)
     test_idx = np.flatnonzero(part == "test")
     labels = cohort["label"].to_numpy()
+    # validation only early-stops the network (the regional model fits on train + val), so one class will do
     for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx)):
-        if len(idx) == 0 or (name != "test" and len(set(labels[idx])) < 2):
-            raise InputError(f"fold {fold}, scenario {scenario}: the {name} split of population "
-                             f"{cc['population']!r} needs subjects of both classes (has {np.bincount(labels[idx], minlength=2).tolist()})")
+        if len(idx) == 0 or (name == "train" and len(set(labels[idx])) < 2):
+            raise InputError(f"fold {fold}, scenario {scenario}: the {name} split of population {cc['population']!r} "
+                             f"has too few subjects (per class {np.bincount(labels[idx], minlength=2).tolist()})")
     volumes, masks, affine, zero = _load_volumes(cohort, images, sources, part == "train")
     log.info("fold %d %s %s: %d train, %d val, %d test subjects, %d modalities", fold, scenario, classifier,
              len(train_idx), len(val_idx), len(test_idx), volumes.shape[1])

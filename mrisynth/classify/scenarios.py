@@ -41,20 +41,19 @@ def scenario_names(cfg: dict) -> list[str]:
     return names + [IMPUTED_PREFIX + m for m in synthesis_models(cfg)]
 
 
-def imputed_pet(results: str | Path, model: str, fold: int, participant: str, session: str) -> Path:
+def imputed_pet(results: str | Path, model: str, fold: int, participant: str, session: str, resolution_mm: float) -> Path:
     """The PET imputed by ``model`` in ``fold`` for one subject (``...desc-synth<model>_pet.nii.gz``)."""
-    from mrisynth.preprocess.outputs import strip_prefix
+    from mrisynth.synthesis.paths import imputed_pet_path
 
-    folder = Path(results) / "synthesis" / model / f"fold-{fold}"
-    sub, ses = strip_prefix(participant, "sub"), strip_prefix(session, "ses")
-    hits = sorted(folder.rglob(f"sub-{sub}_ses-{ses}_*desc-synth{model}_pet.nii.gz"))
-    if len(hits) != 1:
-        raise InputError(f"scenario {IMPUTED_PREFIX}{model}, fold {fold}: expected one imputed PET for sub-{sub} "
-                         f"ses-{ses} under {folder}, found {len(hits)} (did `mrisynth impute` run?)")
-    return hits[0]
+    path = imputed_pet_path(results, model, fold, participant, session, resolution_mm)
+    if not path.exists():
+        raise InputError(f"scenario {IMPUTED_PREFIX}{model}, fold {fold}: imputed PET {path} does not exist "
+                         "(did `mrisynth impute` run?)")
+    return path
 
 
-def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | Path, fold: int) -> tuple[pd.DataFrame, list | None]:
+def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | Path, fold: int,
+             resolution_mm: float) -> tuple[pd.DataFrame, list | None]:
     """(subjects the scenario uses, PET source per subject or None for MRI only).
 
     A source is a file path, ``ZERO`` or ``MEAN``. ``images`` maps participant_id -> SubjectPaths.
@@ -76,6 +75,7 @@ def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | P
             elif scenario == "mri+true_pet":
                 sources.append(images[r.participant_id].truth_pet)
             else:
-                sources.append(imputed_pet(results, scenario[len(IMPUTED_PREFIX):], fold, r.participant_id, r.session_id))
+                model = scenario[len(IMPUTED_PREFIX):]
+                sources.append(imputed_pet(results, model, fold, r.participant_id, r.session_id, resolution_mm))
         return cohort, sources
     raise InputError(f"unknown scenario {scenario!r}; known: {', '.join(BASE_SCENARIOS)}, {IMPUTED_PREFIX}<model>")

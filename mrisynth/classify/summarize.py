@@ -71,23 +71,29 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "n/a" if pd.isna(x) else f"{x:.{digits}f}"
 
 
+NOTE = (f"Metrics: mean ± sd over folds [95% percentile bootstrap CI on the pooled out-of-fold predictions]; "
+        f"threshold 0.5 on the predicted probability. p: two-sided paired bootstrap test against {REFERENCE} "
+        "(same classifier and task, on the subjects both scenarios predicted). mri+real_pet is trained and "
+        "evaluated on the subjects with a real PET only (n shows how many); every other scenario evaluates all "
+        "test subjects of the task. mri+true_pet (phantom only) uses the hidden true PET: the upper bound.")
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Readable strings: per metric 'mean ± sd [pooled 95% CI]', then the paired p of AUC and BAC."""
+    out = table[["task", "classifier", "scenario", "n"]].copy()
+    for m in METRICS:
+        out[m.upper()] = [f"{_fmt(r[f'{m}_mean'])} ± {_fmt(r[f'{m}_sd'])} [{_fmt(r[f'{m}_lo'], 2)}, {_fmt(r[f'{m}_hi'], 2)}]"
+                          for _, r in table.iterrows()]
+    out["p AUC"] = table["auc_p"].map(_fmt)
+    out["p BAC"] = table["bac_p"].map(_fmt)
+    return out
+
+
 def markdown_table(table: pd.DataFrame) -> str:
-    """Readable table: per metric 'mean ± sd [pooled 95% CI]', then the paired p of AUC and BAC."""
-    header = ["task", "classifier", "scenario", "n"] + [m.upper() for m in METRICS] + ["p AUC", "p BAC"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in table.itertuples():
-        cells = [r.task, r.classifier, r.scenario, str(r.n)]
-        for m in METRICS:
-            mean, sd, lo, hi = (getattr(r, f"{m}_{s}") for s in ("mean", "sd", "lo", "hi"))
-            cells.append(f"{_fmt(mean)} ± {_fmt(sd)} [{_fmt(lo, 2)}, {_fmt(hi, 2)}]")
-        cells += [_fmt(r.auc_p), _fmt(r.bac_p)]
-        lines.append("| " + " | ".join(cells) + " |")
-    note = (f"\nMetrics: mean ± sd over folds [95% percentile bootstrap CI on the pooled out-of-fold predictions]; "
-            f"threshold 0.5 on the predicted probability. p: two-sided paired bootstrap test against `{REFERENCE}` "
-            "(same classifier and task, on the subjects both scenarios predicted). `mri+real_pet` is trained and "
-            "evaluated on the subjects with a real PET only (n shows how many); every other scenario evaluates all "
-            "test subjects of the task.\n")
-    return "\n".join(lines) + "\n" + note
+    shown = display_table(table)
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
+    return "\n".join(lines) + "\n\n" + NOTE + "\n"
 
 
 def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:

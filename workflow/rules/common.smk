@@ -40,4 +40,5 @@ def all_targets():
     return [
         f"{RESULTS}/manifest/manifest.csv",
         f"{RESULTS}/report/cohort.html",
+        f"{RESULTS}/report/index.html",
     ]

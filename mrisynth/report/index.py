@@ -1,0 +1,152 @@
+"""``mrisynth report``: the pipeline's one-page summary, ``results/report/index.html``, self-contained
+(every figure embedded as PNG data).
+
+Sections: cohort (the cohort page's pieces), preprocessing QC, synthesis evaluation, the scenario table,
+ROC curves, landmarks, time per stage (from Snakemake ``benchmark:`` files). A section whose stage has not
+produced its files says so instead of failing, so the page also works for partial runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from mrisynth.report.html import Section, image_html, render_page, table_html, text_html
+
+
+def _png(path: Path, alt: str) -> str:
+    return image_html(path.read_bytes(), alt)
+
+
+def _missing(what: str, path: Path) -> str:
+    return text_html(f"No {what}: {path} does not exist (stage not run or not configured).")
+
+
+def cohort_sections(results: Path) -> list[Section]:
+    from mrisynth.io.manifest import read_manifest
+    from mrisynth.report import cohort
+
+    manifest = results / "manifest" / "manifest.csv"
+    if not manifest.exists():
+        return [Section("Cohort", _missing("cohort", manifest))]
+    table = read_manifest(manifest, check_files=False)
+    mosaic = results / "report" / "cohort_mosaic.png"
+    if not mosaic.exists():  # the cohort table alone; the raw-image mosaic is the cohort rule's output
+        return cohort.cohort_sections(table, b"")[:1]
+    return cohort.cohort_sections(table, mosaic.read_bytes())
+
+
+def qc_section(results: Path) -> Section:
+    from mrisynth.preprocess.outputs import qc_summary_paths
+
+    paths = qc_summary_paths(results)
+    if not paths["tsv"].exists():
+        return Section("Preprocessing QC", _missing("QC summary", paths["tsv"]))
+    table = pd.read_csv(paths["tsv"], sep="\t")
+    body = text_html(f"{len(table)} sessions registered to the template; one row per session.") + table_html(
+        table.round(4), index=False)
+    if paths["mosaic"].exists():
+        body += _png(paths["mosaic"], "QC mosaic")
+    return Section("Preprocessing QC", body)
+
+
+def synthesis_section(results: Path) -> Section:
+    from mrisynth.synthesis.paths import evaluation_dir
+
+    folder = evaluation_dir(results)
+    summary = folder / "summary.csv"
+    if not summary.exists():
+        return Section("Synthesis", _missing("synthesis evaluation", summary))
+    body = table_html(pd.read_csv(summary).round(4), index=False)
+    tests = folder / "tests.csv"
+    if tests.exists():
+        body += "<h3>Paired tests</h3>" + table_html(pd.read_csv(tests).round(4), index=False)
+    for fig in sorted(folder.glob("fig-*.png")):
+        body += f"<h3>{fig.stem[4:]}: real vs synthetic</h3>" + _png(fig, f"real vs synthetic PET, {fig.stem[4:]}")
+    return Section("Synthesis", body)
+
+
+def scenario_sections(results: Path) -> list[Section]:
+    from mrisynth.classify.summarize import NOTE, display_table
+
+    csv = results / "summary" / "scenarios.csv"
+    if not csv.exists():
+        return [Section("Scenarios", _missing("scenario table", csv))]
+    table = pd.read_csv(csv)
+    sections = [Section("Scenarios", table_html(display_table(table), index=False) + text_html(NOTE))]
+    roc = results / "summary" / "roc.png"
+    if roc.exists():
+        sections.append(Section("ROC curves", text_html("Pooled out-of-fold predictions; AUC in brackets.")
+                                + _png(roc, "ROC curves per scenario")))
+    return sections
+
+
+def landmark_section(results: Path) -> Section:
+    folders = sorted((results / "classify" / "landmarks").glob("fold-*"))
+    figs = [f / "landmarks.png" for f in folders if (f / "landmarks.png").exists()]
+    if not figs:
+        return Section("Landmarks", _missing("landmarks", results / "classify" / "landmarks"))
+    first = pd.read_csv(figs[0].parent / "landmarks.csv")
+    body = _png(figs[0], f"landmarks of {figs[0].parent.name}") + text_html(
+        f"Landmarks of {figs[0].parent.name} (from its training subjects only): template mm coordinates, t "
+        "statistic, p-value and the nearest named region.")
+    body += table_html(first[["rank", "x", "y", "z", "t", "p", "region"]], index=False)
+    for fig in figs[1:]:
+        body += f"<h3>{fig.parent.name}</h3>" + _png(fig, f"landmarks of {fig.parent.name}")
+    return Section("Landmarks", body)
+
+
+def stage_times(results: Path) -> pd.DataFrame:
+    """Wall-clock seconds per stage from ``<results>/benchmarks/<stage>/*.tsv`` (Snakemake benchmarks)."""
+    rows = []
+    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        bench = pd.read_csv(tsv, sep="\t")
+        stage = tsv.relative_to(results / "benchmarks").parts[0]
+        rows.append({"stage": stage, "s": float(bench["s"].iloc[0]), "max_rss_mb": pd.to_numeric(bench.get("max_rss", pd.Series([float("nan")])), errors="coerce").iloc[0]})
+    if not rows:
+        return pd.DataFrame(columns=["stage", "jobs", "total s", "max job s", "max RSS MB"])
+    df = pd.DataFrame(rows)
+    out = df.groupby("stage", sort=False).agg(jobs=("s", "size"), total=("s", "sum"), longest=("s", "max"),
+                                             rss=("max_rss_mb", "max")).reset_index()
+    out = out.sort_values("total", ascending=False)
+    total = pd.DataFrame([{"stage": "all", "jobs": out["jobs"].sum(), "total": out["total"].sum(),
+                           "longest": out["longest"].max(), "rss": out["rss"].max()}])
+    out = pd.concat([out, total], ignore_index=True).round(1)
+    return out.rename(columns={"total": "total s", "longest": "max job s", "rss": "max RSS MB"})
+
+
+def time_section(results: Path) -> Section:
+    table = stage_times(results)
+    if table.empty:
+        return Section("Time per stage", _missing("benchmarks", results / "benchmarks"))
+    return Section("Time per stage", text_html("Sum of job wall-clock times (CPU-parallel jobs overlap, so the "
+                                               "elapsed time is shorter).") + table_html(table, index=False))
+
+
+def build_report(results: str | Path) -> str:
+    results = Path(results)
+    sections = [*cohort_sections(results), qc_section(results), synthesis_section(results),
+                *scenario_sections(results), landmark_section(results), time_section(results)]
+    return render_page("mrisynth report", sections, subtitle=f"Results folder: {results.resolve()}")
+
+
+def add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="results/report/index.html: cohort, QC, synthesis, scenario table, ROC, landmarks, time",
+                       description="Gather every stage's tables and figures into one self-contained HTML page.")
+    p.add_argument("--results", default=None, help="results folder (default: the config's `results`)")
+    p.add_argument("--out", default=None, help="HTML file (default: <results>/report/index.html)")
+    p.add_argument("--config", default=None, help="YAML config (default: schema defaults)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from mrisynth.config import load_config
+    from mrisynth.io.atomic import write_text
+
+    results = Path(args.results or load_config(args.config)["results"])
+    out = Path(args.out or results / "report" / "index.html")
+    write_text(out, build_report(results))
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,75 @@
+"""The HTML report from a tiny real run: landmarks, classifiers, summary, benchmarks -> index.html."""
+
+import base64
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from mrisynth.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables, self.images, self.h2, self._in_h2 = 0, [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tables += tag == "table"
+        if tag == "img":
+            self.images.append(attrs["src"])
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.h2.append(data)
+            self._in_h2 = False
+
+
+@pytest.fixture
+def report_html(make_cohort):
+    c = make_cohort(k=2)
+    cfg = str(c["config"])
+    preds = []
+    for fold in range(2):
+        assert main(["landmarks", "--fold", str(fold), "--config", cfg]) == 0
+        for scen in ("mri_only", "mri+real_pet"):
+            assert main(["classify", "--fold", str(fold), "--scenario", scen, "--classifier", "regional", "--config", cfg]) == 0
+            preds.append(str(c["results"] / "classify" / "regional" / scen / f"fold-{fold}" / "predictions.csv"))
+    assert main(["summarize", "--predictions", *preds, "--out-dir", str(c["results"] / "summary"), "--config", cfg]) == 0
+    bench = c["results"] / "benchmarks" / "classify" / "x.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text("s\th:m:s\tmax_rss\tmax_vms\n12.5\t0:00:12\t300.1\t900\n")
+    assert main(["report", "--config", cfg]) == 0
+    return c["results"] / "report" / "index.html"
+
+
+def test_report_holds_tables_and_embedded_images(report_html):
+    text = report_html.read_text()
+    page = _Page()
+    page.feed(text)
+    for title in ("Cohort", "Preprocessing QC", "Synthesis", "Scenarios", "ROC curves", "Landmarks", "Time per stage"):
+        assert title in page.h2
+    # cohort tables (2), scenario table, landmark table, time table
+    assert page.tables >= 5
+    assert len(page.images) == 1 + 2  # ROC + one landmark figure per fold
+    for src in page.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "mri+real_pet" in text and "12.5" in text and "pMCI_vs_sMCI" in text
+    assert "does not exist" in text  # QC and synthesis were not run here and the page says so
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"headless Chromium not installed ({CHROMIUM})")
+def test_report_renders_in_headless_chromium(report_html, tmp_path):
+    shot = tmp_path / "shot.png"
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", report_html.as_uri()],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    assert dom.count("<table") >= 5 and dom.count("<img") == 3
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1200,3000", report_html.as_uri()], capture_output=True, timeout=60, check=True)
+    assert shot.stat().st_size > 10000

@@ -1,0 +1,40 @@
+# The pipeline's one-page HTML report: cohort, QC, synthesis, scenario table, ROC curves, landmarks, time.
+from mrisynth.preprocess.outputs import qc_summary_paths
+from mrisynth.synthesis.paths import evaluation_dir
+
+
+def synthesis_evaluation():
+    """The synthesis table, when the config trains synthesis models."""
+    if not config["synthesis"]["models"]:
+        return []
+    return [str(evaluation_dir(RESULTS) / "summary.csv")]
+
+
+rule report:
+    """results/report/index.html, self-contained: every stage's tables and figures on one page."""
+    input:
+        manifest=f"{RESULTS}/manifest/manifest.csv",
+        cohort_mosaic=f"{RESULTS}/report/cohort_mosaic.png",
+        qc=str(qc_summary_paths(RESULTS)["tsv"]),
+        synthesis=synthesis_evaluation(),
+        scenarios=f"{RESULTS}/summary/scenarios.csv",
+        roc=f"{RESULTS}/summary/roc.png",
+        landmarks=expand(
+            f"{RESULTS}/classify/landmarks/fold-{{fold}}/landmarks.png", fold=FOLDS
+        ),
+    output:
+        report(
+            f"{RESULTS}/report/index.html",
+            caption="../report/index.rst",
+            category="Report",
+        ),
+    log:
+        f"{RESULTS}/logs/report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/report/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "mrisynth report --results {RESULTS} --out {output} {CONFIG_ARGS} > {log} 2>&1"
