@@ -1,0 +1,112 @@
+"""Training data: MONAI datasets of (T1, PET) volumes in the networks' range, cached, then random 3D
+patches (or whole padded volumes) with optional intensity augmentation of the MRI.
+
+Loading (deterministic, cached): ``LoadImaged`` -> ``ScaleIntensityRanged`` with the fold's intensity
+mapping -> plain tensors. ``cache="memory"`` keeps them in a ``CacheDataset``; ``cache="disk"`` uses a
+``PersistentDataset`` whose key includes the sha256 of the image files and the mapping, so a changed
+preprocessing (or mapping) never reuses a stale cache entry.
+
+Sampling (random): crops, the unpaired partner for CycleGAN and augmentation draw from the GLOBAL torch
+RNG, which the trainer checkpoints, so a resumed run draws the same patches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from mrisynth.synthesis.intensity import IntensityMapping
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cache: str = "memory",
+                 cache_dir: str | Path | None = None) -> Dataset:
+    """MONAI dataset of ``{"t1", "pet"}`` tensors (1, X, Y, Z) in [-1, 1] for (T1 path, PET path) pairs."""
+    from monai.data import CacheDataset, PersistentDataset
+    from monai.transforms import Compose, EnsureTyped, LoadImaged, ScaleIntensityRanged
+
+    transform = Compose([
+        LoadImaged(keys=["t1", "pet"], image_only=True, ensure_channel_first=True),
+        ScaleIntensityRanged(keys="t1", a_min=0.0, a_max=mapping.t1_high, b_min=-1.0, b_max=1.0, clip=True),
+        ScaleIntensityRanged(keys="pet", a_min=0.0, a_max=mapping.pet_high, b_min=-1.0, b_max=1.0, clip=True),
+        EnsureTyped(keys=["t1", "pet"], dtype=torch.float32, track_meta=False),
+    ])
+    items = [{"t1": str(t1), "pet": str(pet)} for t1, pet in pairs]
+    if cache == "memory":
+        return CacheDataset(items, transform, progress=False, num_workers=0)
+    if cache == "disk":
+        if cache_dir is None:
+            raise ValueError("cache='disk' needs a cache_dir")
+        for item in items:  # part of the cache key: file contents and the mapping
+            item["content"] = f"{file_sha256(item['t1'])}:{file_sha256(item['pet'])}:{sorted(mapping.to_dict().items())}"
+        return PersistentDataset(items, transform, cache_dir=Path(cache_dir))
+    raise ValueError(f"cache must be 'memory' or 'disk', got {cache!r}")
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate") -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Pad the last three axes of (N, C, X, Y, Z) at their ends up to a multiple; returns (padded, original size)."""
+    size = tuple(x.shape[-3:])
+    pad = []
+    for n in reversed(size):
+        pad += [0, (-n) % multiple]
+    return (F.pad(x, pad, mode=mode) if any(pad) else x), size
+
+
+def crop_like(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
+    return x[..., : size[0], : size[1], : size[2]]
+
+
+def random_crop(volume: torch.Tensor, patch: int) -> torch.Tensor:
+    """A random ``patch``^3 crop of (C, X, Y, Z) (replicate-padded first where an axis is shorter)."""
+    short = [max(patch - n, 0) for n in volume.shape[1:]]
+    if any(short):
+        volume = F.pad(volume[None], [0, short[2], 0, short[1], 0, short[0]], mode="replicate")[0]
+    starts = [int(torch.randint(n - patch + 1, ())) for n in volume.shape[1:]]
+    return volume[:, starts[0] : starts[0] + patch, starts[1] : starts[1] + patch, starts[2] : starts[2] + patch]
+
+
+class VolumePairs(Dataset):
+    """(MRI, PET) training pairs from a loaded dataset: random ``patch_size``^3 crops (0: whole volumes,
+    padded to ``multiple``), PET from another random subject and crop when ``unpaired`` (CycleGAN), and
+    an MRI intensity augmentation ``x * (1 + U(-scale, scale)) + U(-shift, shift)``."""
+
+    def __init__(self, base: Dataset, patch_size: int = 32, multiple: int = 16, unpaired: bool = False,
+                 intensity_scale: float = 0.0, intensity_shift: float = 0.0):
+        self.base = base
+        self.patch_size = patch_size
+        self.multiple = multiple
+        self.unpaired = unpaired
+        self.intensity_scale = intensity_scale
+        self.intensity_shift = intensity_shift
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def _sample(self, volume: torch.Tensor) -> torch.Tensor:
+        if self.patch_size:
+            return random_crop(volume, self.patch_size)
+        return pad_to_multiple(volume[None], self.multiple)[0][0]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        item = self.base[i]
+        t1, pet = item["t1"], item["pet"]
+        if self.unpaired:
+            pet = self.base[int(torch.randint(len(self.base), ()))]["pet"]
+            mri, pet = self._sample(t1), self._sample(pet)
+        elif self.patch_size:  # the same crop of both
+            both = self._sample(torch.cat([t1, pet], 0))
+            mri, pet = both[:1], both[1:]
+        else:
+            mri, pet = self._sample(t1), self._sample(pet)
+        if self.intensity_scale or self.intensity_shift:
+            scale = 1.0 + (2 * torch.rand(()) - 1) * self.intensity_scale
+            shift = (2 * torch.rand(()) - 1) * self.intensity_shift
+            mri = (mri * scale + shift).clamp(-1.0, 1.0)
+        return mri.contiguous(), pet.contiguous()

@@ -1,0 +1,53 @@
+"""The zoo's Pix2Pix and CycleGAN, built in 3D from the config, and the MRI -> PET generator of each."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+MODELS = ("pix2pix", "cyclegan")
+
+
+def model_kwargs(cfg: dict, name: str) -> dict:
+    """Constructor keywords of the zoo model ``name`` from the config's ``synthesis.<name>`` section."""
+    if name not in MODELS:
+        raise ValueError(f"unknown synthesis model {name!r}; known: {', '.join(MODELS)}")
+    return {"lr": float(cfg["synthesis"]["lr"]), **cfg["synthesis"][name], "spatial_dims": 3, "seed": int(cfg["seed"])}
+
+
+def build(name: str, kwargs: dict):
+    from mrisynth.zoo import registry
+
+    return registry.build(name, **kwargs)
+
+
+def input_multiple(name: str, kwargs: dict) -> int:
+    """Input sides must be multiples of this (U-Net: 2**num_downs; ResNet generator: 4)."""
+    import inspect
+
+    from mrisynth.zoo import registry
+
+    defaults = {k: p.default for k, p in inspect.signature(registry.get(name)).parameters.items()}
+    params = {**defaults, **kwargs}
+    return 2 ** int(params["num_downs"]) if params["generator"] == "unet" else 4
+
+
+def generator(model, ema: bool = True) -> nn.Module:
+    """The MRI -> PET generator (A = MRI, B = PET); its EMA copy when the trainer keeps one."""
+    name = "G" if "G" in model.nets else "G_AB"
+    return model.net_for_sampling(name) if ema else model.nets[name]
+
+
+def load_generator(checkpoint: dict) -> tuple[nn.Module, dict]:
+    """Rebuild the model saved in ``best.pt`` and return (generator with the saved weights, checkpoint)."""
+    model = build(checkpoint["model"], checkpoint["kwargs"])
+    net = generator(model, ema=False)
+    net.load_state_dict(checkpoint["generator"])
+    return net.eval(), checkpoint
+
+
+def to_fast_layout(net: nn.Module) -> nn.Module:
+    for p in net.parameters():
+        if p.dim() == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+    return net

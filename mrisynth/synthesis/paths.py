@@ -1,0 +1,49 @@
+"""Every file the synthesis stage writes, in one place (the classifier reads imputed PET through
+:func:`imputed_pet_path` too, so writer and reader cannot disagree).
+
+``<results>/synthesis/<model>/fold-<k>/``
+    ``train/``        trainer checkpoint, losses.csv, validation.csv, samples/*.png
+    ``best.pt``       generator weights of the best validation step + the intensity mapping
+    ``imputed/``      ``sub-<id>_ses-<s>_trc-FDG_space-<T>_res-<r>_desc-synth<model>_pet.nii.gz`` (+ .json)
+``<results>/synthesis/evaluation/``  metrics.csv, summary.csv, tests.csv, table.md, fig-<model>.png
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mrisynth.anatomy import TEMPLATE_SPACE
+from mrisynth.preprocess.outputs import resolution_label, strip_prefix
+
+
+def fold_dir(results: str | Path, model: str, fold: int) -> Path:
+    return Path(results) / "synthesis" / model / f"fold-{fold}"
+
+
+def train_dir(results: str | Path, model: str, fold: int) -> Path:
+    return fold_dir(results, model, fold) / "train"
+
+
+def best_checkpoint(results: str | Path, model: str, fold: int) -> Path:
+    return fold_dir(results, model, fold) / "best.pt"
+
+
+def imputed_dir(results: str | Path, model: str, fold: int) -> Path:
+    return fold_dir(results, model, fold) / "imputed"
+
+
+def imputed_pet_path(results: str | Path, model: str, fold: int, participant: str, session: str,
+                     resolution_mm: float) -> Path:
+    """The synthetic SUVR PET of one subject imputed by ``model`` in ``fold`` (BIDS derivative name)."""
+    sub, ses = strip_prefix(participant, "sub"), strip_prefix(session, "ses")
+    grid = f"space-{TEMPLATE_SPACE}_res-{resolution_label(resolution_mm)}"
+    return imputed_dir(results, model, fold) / f"sub-{sub}_ses-{ses}_trc-FDG_{grid}_desc-synth{model}_pet.nii.gz"
+
+
+def imputation_done(results: str | Path, model: str, fold: int) -> Path:
+    """A small table of what ``impute`` wrote for a fold (the rule's output; per-subject names depend on the split)."""
+    return fold_dir(results, model, fold) / "imputed.tsv"
+
+
+def evaluation_dir(results: str | Path) -> Path:
+    return Path(results) / "synthesis" / "evaluation"

@@ -1,0 +1,162 @@
+"""``train-synthesis``: one zoo model (Pix2Pix or CycleGAN), one fold, with the zoo's one trainer.
+
+The trainer owns the loop, checkpoints, bit-exact resume, AMP / channels_last_3d, loss CSV and progress.
+This module adds, through the trainer's periodic sample callback: a validation PSNR / SSIM curve on the
+fold's validation subjects (whole-volume inference, SUVR, brain mask), PNGs of mid-slices (MRI, real PET,
+synthetic PET) and ``best.pt``: the generator of the best validation step together with the intensity
+mapping and what is needed to rebuild it.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mrisynth.io.atomic import atomic_path
+from mrisynth.synthesis import models as zoo_models
+from mrisynth.synthesis.inference import InferenceConfig, predict
+from mrisynth.synthesis.intensity import IntensityMapping
+
+log = logging.getLogger(__name__)
+VALIDATION = "validation.csv"
+
+
+def _load(path) -> np.ndarray:
+    from mrisynth.io.nifti import load_nifti
+
+    return np.asarray(load_nifti(path).dataobj, dtype=np.float32)
+
+
+class Validator:
+    """Trainer sample callback: validation metrics, a PNG, and best-checkpoint selection (by ``select_by``)."""
+
+    def __init__(self, name: str, kwargs: dict, mapping: IntensityMapping, val: list[dict], out: Path,
+                 inference: InferenceConfig, select_by: str = "ssim"):
+        self.name, self.kwargs, self.mapping = name, kwargs, mapping
+        self.val = val  # [{"id", "t1" (net range tensor 1,1,X,Y,Z), "pet" (SUVR array), "mask"}]
+        self.out = Path(out)
+        self.inference = inference
+        self.select_by = select_by
+
+    @property
+    def csv_path(self) -> Path:
+        return self.out / "train" / VALIDATION
+
+    def rows(self) -> list[dict]:
+        if not self.csv_path.exists():
+            return []
+        with open(self.csv_path, newline="") as fh:
+            return [{"step": int(r["step"]), "psnr": float(r["psnr"]), "ssim": float(r["ssim"])} for r in csv.DictReader(fh)]
+
+    def __call__(self, model, step: int, folder: Path, n: int) -> None:
+        from mrisynth.metrics.image import psnr, ssim
+
+        net = zoo_models.generator(model)
+        scores, preview = [], None
+        for v in self.val:
+            y, _ = predict(net, v["t1"].to(model.device), self.inference)
+            pet = self.mapping.net_to_pet(y[0, 0].cpu()).numpy()
+            rng = float(v["pet"][v["mask"]].max() - v["pet"][v["mask"]].min())
+            scores.append((psnr(pet, v["pet"], v["mask"], data_range=rng), ssim(pet, v["pet"], v["mask"], data_range=rng)))
+            preview = preview or (v, pet)
+        # a resumed run replays the steps after its checkpoint: drop their rows, then append this one
+        rows = [r for r in self.rows() if r["step"] < step]
+        if scores:
+            row = {"step": step, "psnr": float(np.mean([s[0] for s in scores])), "ssim": float(np.mean([s[1] for s in scores]))}
+            best_before = max((r[self.select_by] for r in rows), default=-np.inf)
+            rows.append(row)
+            with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=["step", "psnr", "ssim"])
+                writer.writeheader()
+                writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+            if row[self.select_by] > best_before:
+                self.save_best(model, step, row)
+            save_slices(preview[0], preview[1], folder / f"step-{step:07d}.png", f"{self.name} step {step}: "
+                        f"val PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}")
+        else:  # no validation subject with PET: the latest generator is the one used
+            self.save_best(model, step, {"step": step, "psnr": float("nan"), "ssim": float("nan")})
+
+    def save_best(self, model, step: int, row: dict) -> None:
+        net = zoo_models.generator(model)
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
+        ckpt = {"model": self.name, "kwargs": self.kwargs, "generator": state, "mapping": self.mapping.to_dict(),
+                "multiple": self.inference.multiple, "step": step, "val_psnr": row["psnr"], "val_ssim": row["ssim"]}
+        with atomic_path(self.out / "best.pt") as tmp:
+            torch.save(ckpt, tmp)
+
+
+def save_slices(v: dict, pet: np.ndarray, path: Path, title: str) -> None:
+    """Mid axial slices: MRI (net range), real PET and synthetic PET (SUVR, same colour scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    z = pet.shape[2] // 2
+    vmax = float(np.percentile(v["pet"][v["mask"]], 99.5))
+    fig, axes = plt.subplots(1, 3, figsize=(8, 3))
+    for ax, img, cmap, hi, label in zip(axes, (v["t1"][0, 0].numpy(), v["pet"], pet), ("gray", "hot", "hot"),
+                                        (1.0, vmax, vmax), ("MRI", "real PET", "synthetic PET")):
+        ax.imshow(np.rot90(img[:, :, z]), cmap=cmap, vmin=-1.0 if cmap == "gray" else 0.0, vmax=hi)
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"sub-{v['id']}: {title}", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+
+
+def resolve_device(name: str) -> str:
+    """The config's ``device``: ``auto`` = CUDA when available, else CPU."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def inference_config(cfg: dict, multiple: int) -> InferenceConfig:
+    ic = cfg["synthesis"]["inference"]
+    return InferenceConfig(multiple=multiple, max_whole_voxels=int(ic["max_whole_voxels"]), roi_size=int(ic["roi_size"]),
+                           overlap=float(ic["overlap"]), sw_batch_size=int(ic["sw_batch_size"]), fast=bool(cfg["synthesis"]["fast"]))
+
+
+def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_path: Path, out: Path,
+               steps: int | None = None, progress: bool = True) -> dict:
+    """Train ``model_name`` on the fold's training subjects with both modalities; returns the best.pt dict."""
+    from mrisynth.synthesis.data import VolumePairs, load_dataset
+    from mrisynth.synthesis.subjects import fold_subjects, require_files
+    from mrisynth.zoo.train import Trainer, TrainConfig
+
+    sc = cfg["synthesis"]
+    fs = fold_subjects(results, manifest, split_path, cfg["preprocess"]["resolution_mm"])
+    require_files(fs.train + fs.val, "t1", "mask", "pet")
+    train_arrays = [(_load(s.paths.t1), _load(s.paths.pet), _load(s.paths.mask) > 0) for s in fs.train]
+    mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"])
+    kwargs = zoo_models.model_kwargs(cfg, model_name)
+    multiple = zoo_models.input_multiple(model_name, kwargs)
+    base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], out / "cache")
+    pairs = VolumePairs(base, patch_size=sc["patch_size"], multiple=multiple,
+                        unpaired=model_name == "cyclegan" and sc["cyclegan_unpaired"],
+                        intensity_scale=sc["augment"]["intensity_scale"], intensity_shift=sc["augment"]["intensity_shift"])
+    val = []
+    for s in fs.val[: sc["val_subjects"]]:
+        pet, mask = _load(s.paths.pet), _load(s.paths.mask) > 0
+        val.append({"id": s.participant_id, "t1": mapping.t1_to_net(_load(s.paths.t1))[None, None], "pet": pet, "mask": mask})
+    validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), sc["select_by"])
+    n_steps = int(steps if steps is not None else sc["steps"])
+    every = int(sc["validate_every"]) or n_steps
+    tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=resolve_device(cfg["device"]),
+                     amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(out / "train"),
+                     checkpoint_every=int(sc["checkpoint_every"]), sample_every=every, sample_n=1, progress=progress)
+    model = zoo_models.build(model_name, kwargs)
+    trainer = Trainer(model, pairs, tc, on_sample=validator)
+    trainer.fit()
+    if not any(r["step"] == n_steps for r in validator.rows()) and (val or not (out / "best.pt").exists()):
+        validator(model, n_steps, out / "train" / "samples", 1)  # the final step is always validated
+    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
+    log.info("%s fold %d: best step %d (val PSNR %.2f, SSIM %.4f)", model_name, fs.fold, best["step"], best["val_psnr"], best["val_ssim"])
+    return best
