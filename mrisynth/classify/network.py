@@ -2,8 +2,8 @@
 LM3IL, Pan et al. MICCAI 2018).
 
 For every landmark, cubic patches of several sizes are cut around it from each modality and resampled to
-one size (area averaging). Per modality and per scale a small 3D CNN (weights shared by all landmarks)
-turns a patch into a vector; the scales are concatenated, the modalities fused by a linear layer, a
+one size (area averaging). Per modality and per scale a small 3D CNN (weights shared by all landmarks;
+the CNNs run together as grouped convolutions) turns a patch into a vector; the scales are concatenated, the modalities fused by a linear layer, a
 learned landmark embedding is added, and the instances (landmarks) are pooled by gated attention (Ilse
 et al. 2018) or max. A linear head gives one logit (positive class: pMCI / AD).
 
@@ -39,15 +39,17 @@ def extract_patches(volumes: torch.Tensor, centres: torch.Tensor, size: int, out
 
 
 class PatchEncoder(nn.Module):
-    """Small 3D CNN: (N, 1, s, s, s) -> (N, 2 * channels)."""
+    """Small 3D CNN, one independent copy per input channel (a modality at a scale), run as grouped
+    convolutions so all copies cost one call: (N, G, s, s, s) -> (N, G * 2 * channels)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, groups: int, channels: int):
         super().__init__()
+        g, c = groups, channels
         self.net = nn.Sequential(
-            nn.Conv3d(1, channels, 3, padding=1), nn.BatchNorm3d(channels), nn.ReLU(inplace=True),
-            nn.Conv3d(channels, channels, 3, padding=1), nn.BatchNorm3d(channels), nn.ReLU(inplace=True),
+            nn.Conv3d(g, g * c, 3, padding=1, groups=g), nn.BatchNorm3d(g * c), nn.ReLU(inplace=True),
+            nn.Conv3d(g * c, g * c, 3, padding=1, groups=g), nn.BatchNorm3d(g * c), nn.ReLU(inplace=True),
             nn.MaxPool3d(2),
-            nn.Conv3d(channels, 2 * channels, 3, padding=1), nn.BatchNorm3d(2 * channels), nn.ReLU(inplace=True),
+            nn.Conv3d(g * c, g * 2 * c, 3, padding=1, groups=g), nn.BatchNorm3d(g * 2 * c), nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool3d(1), nn.Flatten(),
         )
 
@@ -56,7 +58,7 @@ class PatchEncoder(nn.Module):
 
 
 class LandmarkMIL(nn.Module):
-    """Input: a list over scales of patches (B, L, M, s, s, s) (M modalities). Output: logits (B,) and
+    """Input: patches (B, L, S * M, s, s, s), channel = scale * M + modality. Output: logits (B,) and
     attention / selection weights over landmarks (B, L)."""
 
     def __init__(self, n_landmarks: int, n_modalities: int, n_scales: int, channels: int = 8, features: int = 32,
@@ -65,10 +67,10 @@ class LandmarkMIL(nn.Module):
         if pooling not in ("attention", "max"):
             raise ValueError(f"pooling must be 'attention' or 'max', not {pooling!r}")
         self.pooling = pooling
-        self.encoders = nn.ModuleList(
-            nn.ModuleList(PatchEncoder(channels) for _ in range(n_scales)) for _ in range(n_modalities)
-        )
-        self.fuse = nn.Sequential(nn.Linear(n_modalities * n_scales * 2 * channels, features), nn.ReLU(inplace=True))
+        groups = n_modalities * n_scales
+        self.encoder = PatchEncoder(groups, channels)
+        # modality (and scale) fusion: one linear layer over the concatenated per-channel features
+        self.fuse = nn.Sequential(nn.Linear(groups * 2 * channels, features), nn.ReLU(inplace=True))
         self.embedding = nn.Embedding(n_landmarks, features)
         nn.init.normal_(self.embedding.weight, std=0.1)
         self.att_v = nn.Linear(features, features)
@@ -76,18 +78,13 @@ class LandmarkMIL(nn.Module):
         self.att_w = nn.Linear(features, 1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, 1))
 
-    def instances(self, patches: list[torch.Tensor]) -> torch.Tensor:
+    def instances(self, patches: torch.Tensor) -> torch.Tensor:
         """Per-landmark features (B, L, features)."""
-        b, n_l, n_m = patches[0].shape[:3]
-        feats = []
-        for m, per_scale in enumerate(self.encoders):
-            for s, enc in enumerate(per_scale):
-                x = patches[s][:, :, m].reshape(b * n_l, 1, *patches[s].shape[-3:])
-                feats.append(enc(x).reshape(b, n_l, -1))
-        h = self.fuse(torch.cat(feats, -1))
+        b, n_l = patches.shape[:2]
+        h = self.fuse(self.encoder(patches.flatten(0, 1)).reshape(b, n_l, -1))
         return h + self.embedding.weight[None]
 
-    def forward(self, patches: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.instances(patches)
         if self.pooling == "attention":
             a = self.att_w(torch.tanh(self.att_v(h)) * torch.sigmoid(self.att_u(h))).squeeze(-1)

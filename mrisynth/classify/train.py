@@ -42,11 +42,12 @@ def make_model(nc: NetConfig, n_landmarks: int, n_modalities: int) -> LandmarkMI
     return LandmarkMIL(n_landmarks, n_modalities, len(nc.patch_sizes), nc.channels, nc.features, nc.pooling, nc.dropout)
 
 
-def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: torch.Generator | None) -> list[torch.Tensor]:
+def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: torch.Generator | None) -> torch.Tensor:
+    """(B, L, S * M, o, o, o): every scale's patches of every modality, jittered when ``gen`` is given."""
     c = centres.to(volumes.dtype).expand(volumes.shape[0], -1, -1)
     if gen is not None and nc.jitter > 0:
         c = c + torch.randint(-nc.jitter, nc.jitter + 1, c.shape, generator=gen).to(c.dtype)
-    return [extract_patches(volumes, c, s, nc.patch_out) for s in nc.patch_sizes]
+    return torch.cat([extract_patches(volumes, c, s, nc.patch_out) for s in nc.patch_sizes], dim=2)
 
 
 def _balanced_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ def test_extract_patches_crops_and_area_averages():
 
 
 def test_attention_weights_sum_to_one_and_max_pooling_runs():
-    patches = [torch.randn(3, 5, 2, 4, 4, 4), torch.randn(3, 5, 2, 4, 4, 4)]
+    patches = torch.randn(3, 5, 4, 4, 4, 4)  # 2 modalities x 2 scales
     for pooling in ("attention", "max"):
         torch.manual_seed(0)
         logits, w = LandmarkMIL(5, 2, 2, channels=2, features=4, pooling=pooling)(patches)
@@ -105,3 +105,14 @@ def test_classify_bad_inputs(cohort, capsys):
     assert main(args + ["--scenario", "mri_only"]) == 2  # no landmarks computed for fold 0
     assert "run `mrisynth landmarks` first" in capsys.readouterr().err
     assert not (c["results"] / "classify" / "landmark" / "mri_only" / "fold-0" / "predictions.csv").exists()
+
+
+def test_grouped_encoder_keeps_modalities_and_scales_independent():
+    torch.manual_seed(0)
+    model = LandmarkMIL(3, 2, 2, channels=2, features=4).eval()
+    x = torch.randn(2, 3, 4, 6, 6, 6)
+    feats = model.encoder(x.flatten(0, 1)).reshape(6, 4, -1)
+    y = x.clone()
+    y[:, :, 1] += 1.0  # change only channel 1 (modality 1 at scale 0)
+    changed = model.encoder(y.flatten(0, 1)).reshape(6, 4, -1)
+    assert torch.equal(changed[:, [0, 2, 3]], feats[:, [0, 2, 3]]) and not torch.equal(changed[:, 1], feats[:, 1])
