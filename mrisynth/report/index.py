@@ -99,11 +99,14 @@ def landmark_section(results: Path) -> Section:
 
 
 def stage_times(results: Path) -> pd.DataFrame:
-    """Wall-clock seconds per stage from ``<results>/benchmarks/<stage>/*.tsv`` (Snakemake benchmarks)."""
+    """Wall-clock seconds per stage from Snakemake benchmark files: ``<results>/benchmarks/<stage>/*.tsv``
+    and ``<results>/logs/<stage>/*.benchmark.tsv``."""
     rows = []
-    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+    found = [(results / "benchmarks", t) for t in sorted((results / "benchmarks").rglob("*.tsv"))]
+    found += [(results / "logs", t) for t in sorted((results / "logs").rglob("*.benchmark.tsv"))]
+    for root, tsv in found:
         bench = pd.read_csv(tsv, sep="\t")
-        stage = tsv.relative_to(results / "benchmarks").parts[0]
+        stage = tsv.relative_to(root).parts[0].removesuffix(".benchmark.tsv")
         rows.append({"stage": stage, "s": float(bench["s"].iloc[0]), "max_rss_mb": pd.to_numeric(bench.get("max_rss", pd.Series([float("nan")])), errors="coerce").iloc[0]})
     if not rows:
         return pd.DataFrame(columns=["stage", "jobs", "total s", "max job s", "max RSS MB"])

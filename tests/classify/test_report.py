@@ -44,6 +44,9 @@ def report_html(make_cohort):
     bench = c["results"] / "benchmarks" / "classify" / "x.tsv"
     bench.parent.mkdir(parents=True)
     bench.write_text("s\th:m:s\tmax_rss\tmax_vms\n12.5\t0:00:12\t300.1\t900\n")
+    other = c["results"] / "logs" / "preprocess" / "sub-01_ses-bl.benchmark.tsv"
+    other.parent.mkdir(parents=True)
+    other.write_text("s\th:m:s\tmax_rss\tmax_vms\n7.25\t0:00:07\t200\t900\n")
     assert main(["report", "--config", cfg]) == 0
     return c["results"] / "report" / "index.html"
 
@@ -60,7 +63,8 @@ def test_report_holds_tables_and_embedded_images(report_html):
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "mri+real_pet" in text and "12.5" in text and "pMCI_vs_sMCI" in text
+    assert "mri+real_pet" in text and "pMCI_vs_sMCI" in text
+    assert "<td>classify</td>" in text and "<td>preprocess</td>" in text and "19.8" in text  # 12.5 + 7.25 s
     assert "does not exist" in text  # QC and synthesis were not run here and the page says so
 
 
