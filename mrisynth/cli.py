@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "evaluate-synthesis": "mrisynth.synthesis.commands:add_evaluate",
     "summarize": "mrisynth.classify.commands:add_summarize",
     "report": "mrisynth.report.index:add_report",
+    "zoo": "mrisynth.zoo.command:add_parser",
 }
 
 

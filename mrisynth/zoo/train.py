@@ -71,6 +71,7 @@ class Trainer:
         self.out = Path(config.out_dir) if config.out_dir else None
         self.on_sample = on_sample or save_preview
         self.step = 0
+        self.start_step = 0
         self.history: list[dict[str, float]] = []
         model.configure(
             device=config.device,
@@ -100,6 +101,7 @@ class Trainer:
             log.info("resumed from %s at step %d", self.out / CHECKPOINT, self.step)
         elif self.step == 0:
             seed_everything(cfg.seed)
+        self.start_step = self.step
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, desc=type(self.model).__name__)
         while self.step < cfg.steps:
             logs = self.model.train_step(self.batch_at(self.step))

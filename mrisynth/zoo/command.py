@@ -1,0 +1,151 @@
+"""``mrisynth zoo list | classifier | train | evaluate``: the 2D generative model zoo benchmark on digits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "zoo",
+        help="generative model zoo: list models, train one on digits, evaluate runs (FID/KID/precision/recall)",
+        description="The 2D generative model zoo benchmark on scikit-learn's digits (upsampled to 16x16 or 32x32).",
+    )
+    sub = parser.add_subparsers(dest="zoo_command", metavar="<zoo command>")
+    sub.required = True
+
+    p = sub.add_parser("list", help="print the registered model names, one per line")
+    p.set_defaults(func=run_list)
+
+    p = sub.add_parser("classifier", help="train the digits classifier whose features score the samples")
+    p.add_argument("--out", required=True, help="where to write the classifier weights (.pt)")
+    p.add_argument("--config", help="YAML config (section zoo: image_size, classifier_epochs, and seed)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=run_classifier)
+
+    p = sub.add_parser("train", help="train (or resume) one model on digits with the fixed step budget")
+    p.add_argument("--model", required=True, help="registered model name (see `mrisynth zoo list`)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, losses.csv, samples/, samples.png, run.json")
+    p.add_argument("--config", help="YAML config; section zoo gives steps, batch size, overrides per model, ...")
+    p.add_argument("--steps", type=int, help="override zoo.steps (train_step calls = critic updates)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model constructor option (JSON value), repeatable, e.g. --set loss=\"hinge\"")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: the config's device; auto = cuda if available)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser("evaluate", help="score trained runs: FID, KID, precision, recall, IS (+PSNR/MAE for translations)")
+    p.add_argument("--runs", nargs="+", required=True, help="run folders written by `mrisynth zoo train`")
+    p.add_argument("--classifier", required=True, help="classifier weights from `mrisynth zoo classifier`")
+    p.add_argument("--table", required=True, help="output CSV, one row per run plus two reference rows")
+    p.add_argument("--markdown", help="also write the table as Markdown here")
+    p.add_argument("--config", help="YAML config (zoo.n_samples, zoo.image_size)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.set_defaults(func=run_evaluate)
+
+
+def _zoo_config(path):
+    from mrisynth.config import load_config
+
+    config = load_config(path)
+    return config, config["zoo"]
+
+
+def _threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from mrisynth.zoo import registry
+
+    print("\n".join(registry.names()))
+    return 0
+
+
+def run_classifier(args: argparse.Namespace) -> int:
+    from mrisynth.zoo.data import digits
+    from mrisynth.zoo.features import accuracy, save_classifier, train_classifier
+
+    _threads(args.threads)
+    config, zoo = _zoo_config(args.config)
+    x, y = digits(zoo["image_size"], "train")
+    model = train_classifier(x, y, epochs=zoo["classifier_epochs"], seed=config["seed"])
+    xt, yt = digits(zoo["image_size"], "test")
+    print(f"digits classifier test accuracy: {accuracy(model, xt, yt):.4f}")
+    save_classifier(model, args.out)
+    return 0
+
+
+def _parse_sets(items: list[str]) -> dict:
+    from mrisynth.errors import InputError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value  # a bare string
+    return out
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from mrisynth.errors import InputError
+    from mrisynth.zoo import registry
+    from mrisynth.zoo.benchmark import train_model
+
+    _threads(args.threads)
+    config, zoo = _zoo_config(args.config)
+    if args.model not in registry.names():
+        raise InputError(f"unknown model {args.model!r}; registered: {', '.join(registry.names())}")
+    device = args.device or config["device"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    overrides = {**zoo["overrides"].get(args.model, {}), **_parse_sets(args.set)}
+    try:
+        info = train_model(
+            args.model,
+            args.out,
+            steps=args.steps or zoo["steps"],
+            batch_size=zoo["batch_size"],
+            image_size=zoo["image_size"],
+            seed=config["seed"],
+            overrides=overrides,
+            amp=zoo["amp"],
+            ema_decay=zoo["ema_decay"],
+            device=device,
+            checkpoint_every=zoo["checkpoint_every"],
+            sample_every=zoo["sample_every"],
+            progress=not args.no_progress,
+        )
+    except TypeError as exc:  # an override the model's constructor does not take
+        raise InputError(f"model {args.model}: bad option: {exc}") from None
+    print(json.dumps({k: info[k] for k in ("model", "steps", "wall_s", "s_per_step")}))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mrisynth.errors import InputError
+    from mrisynth.zoo.benchmark import RUN_INFO, evaluate_runs, markdown_table, write_table
+    from mrisynth.zoo.features import load_classifier
+
+    _threads(args.threads)
+    _, zoo = _zoo_config(args.config)
+    missing = [r for r in args.runs if not (Path(r) / RUN_INFO).exists()]
+    if missing:
+        raise InputError("not a finished zoo run (no run.json)", missing)
+    if not Path(args.classifier).exists():
+        raise InputError(f"classifier {args.classifier} not found: run `mrisynth zoo classifier --out {args.classifier}`")
+    rows = evaluate_runs(args.runs, load_classifier(args.classifier), n_samples=zoo["n_samples"], image_size=zoo["image_size"])
+    write_table(rows, args.table, args.markdown)
+    print(markdown_table(rows), end="")
+    return 0
