@@ -47,13 +47,14 @@ def _load_volumes(cohort: pd.DataFrame, images: dict, sources: list | None, trai
     return np.stack([t1, pet], 1), masks, affine, zero
 
 
-def _normalise(volumes: np.ndarray, masks: np.ndarray, zero: np.ndarray, train_idx: np.ndarray) -> tuple[np.ndarray, list]:
-    """z-score each modality with brain-voxel statistics of the training subjects (zero-filled PET
-    excluded), zero outside the brain; zero-filled PET channels are all zero."""
+def _normalise(volumes: np.ndarray, masks: np.ndarray, zero: np.ndarray, real_pet: np.ndarray,
+               train_idx: np.ndarray) -> tuple[np.ndarray, list]:
+    """z-score each modality with brain-voxel statistics of the training subjects (for PET: those with a
+    real PET, so every scenario shares one mapping), zero outside the brain; zero-filled PET is all zero."""
     out = np.empty_like(volumes)
     stats = []
     for m in range(volumes.shape[1]):
-        ref = [k for k in train_idx if not (m > 0 and zero[k])]
+        ref = [k for k in train_idx if m == 0 or real_pet[k]]
         vox = volumes[ref, m][masks[ref]]
         mean, std = float(vox.mean()), float(vox.std() + 1e-6)
         out[:, m] = (volumes[:, m] - mean) / std * masks
@@ -100,7 +101,7 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
     elif classifier == "landmark":
         if landmarks_csv is None:
             raise InputError("the landmark classifier needs --landmarks")
-        prob = _landmark(cfg, volumes, masks, zero, labels, train_idx, val_idx, landmarks_csv, seed, out_dir,
+        prob = _landmark(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx, landmarks_csv, seed, out_dir,
                          {"fold": fold, "scenario": scenario, "split": split.content_hash, "n": len(cohort)})
     else:
         raise InputError(f"unknown classifier {classifier!r}; use landmark or regional")
@@ -124,7 +125,7 @@ def _regional(cfg, volumes, masks, affine, labels, fit_idx, seed, out_dir: Path)
     return prob
 
 
-def _landmark(cfg, volumes, masks, zero, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,
+def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,
               fingerprint: dict) -> np.ndarray:
     import torch
 
@@ -135,7 +136,7 @@ def _landmark(cfg, volumes, masks, zero, labels, train_idx, val_idx, landmarks_c
         raise InputError(f"landmarks {landmarks_csv} do not exist (run `mrisynth landmarks` first)")
     lm = pd.read_csv(landmarks_csv)
     centres = torch.as_tensor(lm[["i", "j", "k"]].to_numpy(), dtype=torch.float32)
-    normed, stats = _normalise(volumes, masks, zero, train_idx)
+    normed, stats = _normalise(volumes, masks, zero, real_pet, train_idx)
     x = torch.from_numpy(normed)
     fingerprint = {**fingerprint, "landmarks": lm[["i", "j", "k"]].to_numpy().ravel().tolist(),
                    "network": json.dumps(cfg["classify"]["network"], sort_keys=True), "normalisation": json.dumps(stats)}

@@ -116,3 +116,24 @@ def test_grouped_encoder_keeps_modalities_and_scales_independent():
     y[:, :, 1] += 1.0  # change only channel 1 (modality 1 at scale 0)
     changed = model.encoder(y.flatten(0, 1)).reshape(6, 4, -1)
     assert torch.equal(changed[:, [0, 2, 3]], feats[:, [0, 2, 3]]) and not torch.equal(changed[:, 1], feats[:, 1])
+
+
+def test_imputed_scenario_reads_the_synthesis_output(cohort):
+    """A 'perfect' imputation (the hidden truth copied to the imputed path) predicts like mri+true_pet."""
+    import shutil
+
+    from mrisynth.preprocess.outputs import subject_paths
+    from mrisynth.synthesis.paths import imputed_pet_path
+
+    c = cohort
+    manifest = pd.read_csv(c["manifest"])
+    for pid in manifest.loc[manifest["pet"].isna(), "participant_id"]:
+        dst = imputed_pet_path(c["results"], "pix2pix", 2, pid, "bl", 7.5)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(subject_paths(c["results"], pid, "bl", 7.5).truth_pet, dst)
+    imputed = _run(c, 2, "mri+imputed_pix2pix", "regional")
+    true = _run(c, 2, "mri+true_pet", "regional")
+    mean = _run(c, 2, "mri+mean_pet", "regional")
+    assert np.array_equal(imputed["prob"].to_numpy(), true["prob"].to_numpy())
+    assert not np.array_equal(mean["prob"].to_numpy(), true["prob"].to_numpy())
+    assert (imputed["scenario"] == "mri+imputed_pix2pix").all()
