@@ -8,6 +8,7 @@ with a fixed seed (so runs are repeatable).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,24 @@ def register(
     fixed_mask: sitk.Image | None = None,
 ) -> RegistrationResult:
     """Rigid (and, if ``affine``, then affine) registration of ``moving`` onto ``fixed`` by Mattes MI."""
+    with _single_threaded():
+        return _register(fixed, moving, cfg, seed, affine, fixed_mask)
+
+
+@contextlib.contextmanager
+def _single_threaded():
+    # ITK's metric sums over threads in a varying order, so with more threads the last digits vary from
+    # run to run; results must be bitwise repeatable, and the cost is small at the working resolution.
+    # (The method's own SetNumberOfThreads does not reach the metric; only the global default does.)
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+
+
+def _register(fixed, moving, cfg, seed, affine, fixed_mask) -> RegistrationResult:
     rigid = sitk.CenteredTransformInitializer(
         fixed, moving, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS
     )
