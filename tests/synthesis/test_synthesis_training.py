@@ -1,0 +1,109 @@
+"""Training through the zoo trainer: bit-exact resume, best checkpoint, imputation outputs, no test subject
+in training."""
+
+import csv
+import json
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mrisynth.classify.splits import load_split
+from mrisynth.errors import InputError
+from mrisynth.synthesis import paths
+from mrisynth.synthesis.impute import impute_fold
+from mrisynth.synthesis.subjects import FoldSubjects, fold_subjects
+from mrisynth.synthesis.train import train_fold
+
+from .conftest import AFFINE, tiny_config
+
+
+def _train(cfg, results, manifest, out, steps, model="pix2pix"):
+    return train_fold(cfg, model, results, manifest, results / "splits" / "fold-0.json", out, steps=steps, progress=False)
+
+
+def _state(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_resume_is_bit_exact(cohort, tmp_path):
+    results, manifest = cohort
+    cfg = tiny_config(results)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _train(cfg, results, manifest, straight, steps=4)
+    _train(cfg, results, manifest, resumed, steps=2)  # "killed" after step 2 (its last checkpoint) ...
+    _train(cfg, results, manifest, resumed, steps=4)  # ... and resumed
+    a, b = _state(straight / "train" / "checkpoint.pt"), _state(resumed / "train" / "checkpoint.pt")
+    assert a["step"] == b["step"] == 4
+    for net in a["model"]["nets"]:
+        for key, value in a["model"]["nets"][net].items():
+            assert torch.equal(value, b["model"]["nets"][net][key]), (net, key)
+    assert (straight / "train" / "losses.csv").read_text() == (resumed / "train" / "losses.csv").read_text()
+    assert (straight / "train" / "validation.csv").read_text() == (resumed / "train" / "validation.csv").read_text()
+    best_a, best_b = _state(straight / "best.pt"), _state(resumed / "best.pt")
+    assert best_a["step"] == best_b["step"]
+    assert all(torch.equal(v, best_b["generator"][k]) for k, v in best_a["generator"].items())
+
+
+def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tmp_path):
+    results, manifest = cohort
+    cfg = tiny_config(results)
+    out = paths.fold_dir(results, "cyclegan", 0)
+    best = _train(cfg, results, manifest, out, steps=4, model="cyclegan")
+    with open(out / "train" / "validation.csv") as fh:
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+    assert [r["step"] for r in rows] == [2, 4]
+    top = max(rows, key=lambda r: r["ssim"])
+    assert best["step"] == top["step"] and best["val_ssim"] == pytest.approx(top["ssim"])
+    assert best["mapping"]["pet_high"] > 0 and len(list((out / "train" / "samples").glob("*.png"))) == 2
+
+    split = results / "splits" / "fold-0.json"
+    rows = impute_fold(cfg, "cyclegan", results, manifest, split, out / "best.pt", paths.imputed_dir(results, "cyclegan", 0),
+                       paths.imputation_done(results, "cyclegan", 0), progress=False)
+    fs = fold_subjects(results, manifest, split, 3.0)
+    assert sorted(r["participant_id"] for r in rows) == sorted(s.participant_id for s in fs.impute)
+    for s in fs.impute:
+        path = paths.imputed_pet_path(results, "cyclegan", 0, s.participant_id, s.session_id, 3.0)
+        img = nib.load(path)
+        np.testing.assert_allclose(img.affine, AFFINE)
+        data = np.asarray(img.dataobj)
+        # SUVR units: inside [0, pet_high] (the inverted tanh range), not the network's [-1, 1]
+        assert data.min() >= 0 and data.max() <= best["mapping"]["pet_high"] + 1e-5 and data.max() > 0.1
+        assert json.loads(path.with_name(path.name.replace(".nii.gz", ".json")).read_text())["units"] == "SUVR"
+
+
+def test_no_test_subject_is_used_for_training(cohort, tmp_path):
+    results, manifest = cohort
+    split_path = results / "splits" / "fold-1.json"
+    split = load_split(split_path)
+    fs = fold_subjects(results, manifest, split_path, 3.0)
+    train_ids = {s.participant_id for s in fs.train + fs.val}
+    assert train_ids and not train_ids & set(split.test)
+    assert {s.participant_id for s in fs.train} <= set(split.train) and all(s.has_pet for s in fs.train)
+    assert {s.participant_id for s in fs.test} == set(split.test)
+    cohort_table = pd.read_csv(manifest, dtype=str).fillna("")
+    pet_less = set(cohort_table.loc[cohort_table["pet"] == "", "participant_id"])
+    assert {s.participant_id for s in fs.impute} == set(split.test) | pet_less
+    with pytest.raises(InputError, match="would be used for training"):
+        FoldSubjects(fs.fold, fs.train + fs.test[:1], fs.val, fs.impute, fs.test).check_no_leak()
+    # a fold file listing a test subject in train as well is refused before anything trains
+    doc = json.loads(split_path.read_text())
+    doc["train"] = sorted(doc["train"] + doc["test"][:1])
+    bad = tmp_path / "fold-1.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="leak"):
+        fold_subjects(results, manifest, bad, 3.0)
+
+
+def test_missing_preprocessing_is_an_input_error(cohort, tmp_path):
+    results, manifest = cohort
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    fs = fold_subjects(copy, copy / "manifest" / "manifest.csv", copy / "splits" / "fold-0.json", 3.0)
+    fs.train[0].paths.pet.unlink()
+    with pytest.raises(InputError, match="does not exist"):
+        train_fold(tiny_config(copy), "pix2pix", copy, copy / "manifest" / "manifest.csv", copy / "splits" / "fold-0.json",
+                   tmp_path / "out", steps=1, progress=False)

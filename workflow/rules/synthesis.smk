@@ -1,0 +1,120 @@
+# Synthesis stage: per fold and model, train the 3D generator, impute PET, then evaluate all folds at once.
+from mrisynth.preprocess.outputs import subject_paths
+from mrisynth.synthesis.paths import evaluation_dir, imputation_done
+
+SYNTH_MODELS = list(config["synthesis"]["models"])
+SYNTH_FOLDS = list(range(config["split"]["k"]))
+SYNTH_SUBJECTS = [
+    (
+        subject_paths(
+            RESULTS,
+            r["participant_id"],
+            r["session_id"],
+            config["preprocess"]["resolution_mm"],
+        ),
+        bool((r.get("pet") or "").strip()),
+    )
+    for r in ROWS
+]
+SYNTH_EVAL = evaluation_dir(RESULTS)
+
+
+def synthesis_inputs(kind):
+    """Preprocessed files of every subject (``t1``, ``mask``), with real PET (``pet``), or the hidden
+    true PET of the PET-less ones (``truth``, phantom only)."""
+    if kind == "pet":
+        return [str(p.pet) for p, has in SYNTH_SUBJECTS if has]
+    if kind == "truth":
+        if config["cohort"] != "phantom":
+            return []
+        return [str(p.truth_pet) for p, has in SYNTH_SUBJECTS if not has]
+    return [str(getattr(p, kind)) for p, _ in SYNTH_SUBJECTS]
+
+
+wildcard_constraints:
+    model="|".join(SYNTH_MODELS) or "none",
+
+
+rule train_synthesis:
+    """Train one 3D generator on one fold's training subjects with T1 and PET (resumes from train/)."""
+    input:
+        split=f"{RESULTS}/splits/fold-{{fold}}.json",
+        manifest=f"{RESULTS}/manifest/manifest.csv",
+        t1=synthesis_inputs("t1"),
+        mask=synthesis_inputs("mask"),
+        pet=synthesis_inputs("pet"),
+        config=CONFIGFILES,
+    output:
+        f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/best.pt",
+    log:
+        f"{RESULTS}/logs/synthesis/train_{{model}}_fold-{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesis/train_{{model}}_fold-{{fold}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "mrisynth train-synthesis --model {wildcards.model} --fold {wildcards.fold} --results {RESULTS} "
+        "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule impute:
+    """Synthetic PET for every PET-less subject of the fold and every test subject."""
+    input:
+        checkpoint=f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/best.pt",
+        split=f"{RESULTS}/splits/fold-{{fold}}.json",
+        manifest=f"{RESULTS}/manifest/manifest.csv",
+        t1=synthesis_inputs("t1"),
+    output:
+        table=f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/imputed.tsv",
+        folder=directory(f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/imputed"),
+    log:
+        f"{RESULTS}/logs/synthesis/impute_{{model}}_fold-{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesis/impute_{{model}}_fold-{{fold}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    shell:
+        "mrisynth impute --model {wildcards.model} --fold {wildcards.fold} --results {RESULTS} "
+        "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule evaluate_synthesis:
+    """MAE / PSNR / SSIM, FID / KID and Wilcoxon tests of every model vs the baselines, all folds."""
+    input:
+        imputed=[
+            str(imputation_done(RESULTS, m, f))
+            for m in SYNTH_MODELS
+            for f in SYNTH_FOLDS
+        ],
+        splits=expand(f"{RESULTS}/splits/fold-{{fold}}.json", fold=SYNTH_FOLDS),
+        manifest=f"{RESULTS}/manifest/manifest.csv",
+        t1=synthesis_inputs("t1"),
+        mask=synthesis_inputs("mask"),
+        pet=synthesis_inputs("pet"),
+        truth=synthesis_inputs("truth"),
+    output:
+        summary=str(SYNTH_EVAL / "summary.csv"),
+        metrics=str(SYNTH_EVAL / "metrics.csv"),
+        tests=str(SYNTH_EVAL / "tests.csv"),
+        table=str(SYNTH_EVAL / "table.md"),
+        figures=[str(SYNTH_EVAL / f"fig-{m}.png") for m in SYNTH_MODELS],
+    log:
+        f"{RESULTS}/logs/synthesis/evaluate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesis/evaluate.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "mrisynth evaluate-synthesis --results {RESULTS} --threads {threads} --no-progress "
+        "{CONFIG_ARGS} > {log} 2>&1"
+
+
+def synthesis_targets():
+    """The synthesis table (which needs every model's imputation on every fold), if models are configured."""
+    return [str(SYNTH_EVAL / "summary.csv")] if SYNTH_MODELS else []
