@@ -41,4 +41,5 @@ def all_targets():
         f"{RESULTS}/manifest/manifest.csv",
         f"{RESULTS}/report/cohort.html",
         f"{RESULTS}/report/index.html",
+        *synthesis_targets(),
     ]
