@@ -1,55 +1,22 @@
 # Diagnosis stage: subject-level folds, landmarks per fold, classifiers per scenario, the scenario table.
-from mrisynth.classify.scenarios import IMPUTED_PREFIX, scenario_names
-from mrisynth.preprocess.outputs import subject_paths
-from mrisynth.synthesis.paths import imputation_done
+from mrisynth.classify.dag import (
+    image_inputs,
+    prediction_files,
+    preprocessed,
+    scenario_inputs,
+)
+from mrisynth.classify.scenarios import scenario_names
 
 FOLDS = list(range(config["split"]["k"]))
 SCENARIOS = scenario_names(config)
 CLASSIFIERS = config["classify"]["classifiers"]
-PREPROCESSED = [
-    subject_paths(
-        RESULTS,
-        r["participant_id"],
-        r["session_id"],
-        config["preprocess"]["resolution_mm"],
-    )
-    for r in ROWS
-]
-HAS_PET = [bool((r.get("pet") or "").strip()) for r in ROWS]
+CLASSIFY_SUBJECTS = preprocessed(RESULTS, ROWS, config["preprocess"]["resolution_mm"])
 
 
 wildcard_constraints:
     fold=r"\d+",
     classifier="landmark|regional",
     scenario=r"mri[a-z0-9_+]*",
-
-
-def scenario_inputs(wildcards):
-    """Images a scenario reads besides the T1: real PET, hidden true PET or a model's imputed PET."""
-    if wildcards.scenario == "mri_only":
-        return []
-    files = [str(p.pet) for p, has in zip(PREPROCESSED, HAS_PET) if has]
-    if wildcards.scenario == "mri+true_pet":
-        files += [str(p.truth_pet) for p, has in zip(PREPROCESSED, HAS_PET) if not has]
-    if wildcards.scenario.startswith(IMPUTED_PREFIX):
-        model = wildcards.scenario[len(IMPUTED_PREFIX) :]
-        files.append(str(imputation_done(RESULTS, model, int(wildcards.fold))))
-    return files
-
-
-def landmark_input(wildcards):
-    if wildcards.classifier != "landmark":
-        return []
-    return f"{RESULTS}/classify/landmarks/fold-{wildcards.fold}/landmarks.csv"
-
-
-def all_predictions():
-    return expand(
-        f"{RESULTS}/classify/{{classifier}}/{{scenario}}/fold-{{fold}}/predictions.csv",
-        classifier=CLASSIFIERS,
-        scenario=SCENARIOS,
-        fold=FOLDS,
-    )
 
 
 rule split:
@@ -67,8 +34,11 @@ rule split:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        out_dir=f"{RESULTS}/splits",
+        config=CONFIG_ARGS,
     shell:
-        "mrisynth split --manifest {input.manifest} --out-dir {RESULTS}/splits {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth split --manifest {input.manifest} --out-dir {params.out_dir} {params.config} > {log} 2>&1"
 
 
 rule landmarks:
@@ -76,8 +46,8 @@ rule landmarks:
     input:
         split=f"{RESULTS}/splits/fold-{{fold}}.json",
         manifest=f"{RESULTS}/manifest/manifest.csv",
-        t1=[str(p.t1) for p in PREPROCESSED],
-        mask=[str(p.mask) for p in PREPROCESSED],
+        t1=image_inputs(CLASSIFY_SUBJECTS, "t1"),
+        mask=image_inputs(CLASSIFY_SUBJECTS, "mask"),
     output:
         csv=f"{RESULTS}/classify/landmarks/fold-{{fold}}/landmarks.csv",
         tmap=f"{RESULTS}/classify/landmarks/fold-{{fold}}/tmap.nii.gz",
@@ -95,9 +65,12 @@ rule landmarks:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        results=RESULTS,
+        config=CONFIG_ARGS,
     shell:
         "mrisynth landmarks --fold {wildcards.fold} --split {input.split} --manifest {input.manifest} "
-        "--results {RESULTS} --out-dir $(dirname {output.csv}) {CONFIG_ARGS} > {log} 2>&1"
+        "--results {params.results} --out-dir $(dirname {output.csv}) {params.config} > {log} 2>&1"
 
 
 rule classify:
@@ -105,10 +78,16 @@ rule classify:
     input:
         split=f"{RESULTS}/splits/fold-{{fold}}.json",
         manifest=f"{RESULTS}/manifest/manifest.csv",
-        t1=[str(p.t1) for p in PREPROCESSED],
-        mask=[str(p.mask) for p in PREPROCESSED],
-        pet=scenario_inputs,
-        landmarks=landmark_input,
+        t1=image_inputs(CLASSIFY_SUBJECTS, "t1"),
+        mask=image_inputs(CLASSIFY_SUBJECTS, "mask"),
+        pet=lambda w: scenario_inputs(
+            w.scenario, int(w.fold), RESULTS, CLASSIFY_SUBJECTS
+        ),
+        landmarks=lambda w: (
+            f"{RESULTS}/classify/landmarks/fold-{w.fold}/landmarks.csv"
+            if w.classifier == "landmark"
+            else []
+        ),
     output:
         f"{RESULTS}/classify/{{classifier}}/{{scenario}}/fold-{{fold}}/predictions.csv",
     log:
@@ -119,16 +98,19 @@ rule classify:
     resources:
         mem_mb=3000,
         runtime=30,
+    params:
+        results=RESULTS,
+        config=CONFIG_ARGS,
     shell:
         "mrisynth classify --fold {wildcards.fold} --scenario '{wildcards.scenario}' "
         "--classifier {wildcards.classifier} --split {input.split} --manifest {input.manifest} "
-        "--results {RESULTS} --out-dir $(dirname {output}) --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+        "--results {params.results} --out-dir $(dirname {output}) --threads {threads} {params.config} > {log} 2>&1"
 
 
 rule summarize:
     """The scenario table over all folds (mean +- sd, pooled bootstrap CIs, paired p vs mri_only) and ROC curves."""
     input:
-        all_predictions(),
+        prediction_files(RESULTS, CLASSIFIERS, SCENARIOS, FOLDS),
     output:
         csv=f"{RESULTS}/summary/scenarios.csv",
         md=f"{RESULTS}/summary/scenarios.md",
@@ -147,5 +129,7 @@ rule summarize:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        config=CONFIG_ARGS,
     shell:
-        "mrisynth summarize --predictions {input} --out-dir $(dirname {output.csv}) {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth summarize --predictions {input} --out-dir $(dirname {output.csv}) {params.config} > {log} 2>&1"

@@ -3,20 +3,17 @@ from mrisynth.preprocess.outputs import qc_summary_paths
 from mrisynth.synthesis.paths import evaluation_dir
 
 
-def synthesis_evaluation():
-    """The synthesis table, when the config trains synthesis models."""
-    if not config["synthesis"]["models"]:
-        return []
-    return [str(evaluation_dir(RESULTS) / "summary.csv")]
-
-
 rule report:
     """results/report/index.html, self-contained: every stage's tables and figures on one page."""
     input:
         manifest=f"{RESULTS}/manifest/manifest.csv",
         cohort_mosaic=f"{RESULTS}/report/cohort_mosaic.png",
         qc=str(qc_summary_paths(RESULTS)["tsv"]),
-        synthesis=synthesis_evaluation(),
+        synthesis=(
+            [str(evaluation_dir(RESULTS) / "summary.csv")]
+            if config["synthesis"]["models"]
+            else []
+        ),
         scenarios=f"{RESULTS}/summary/scenarios.csv",
         roc=f"{RESULTS}/summary/roc.png",
         landmarks=expand(
@@ -36,5 +33,8 @@ rule report:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        results=RESULTS,
+        config=CONFIG_ARGS,
     shell:
-        "mrisynth report --results {RESULTS} --out {output} {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth report --results {params.results} --out {output} {params.config} > {log} 2>&1"
