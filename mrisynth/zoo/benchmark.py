@@ -177,8 +177,9 @@ def score(classifier, fake: torch.Tensor, real: torch.Tensor, truth: torch.Tenso
     if truth is not None:
         from mrisynth.metrics.image import mae, psnr
 
-        row["psnr"] = psnr(fake, truth, data_range=2.0)
-        row["mae"] = mae(fake, truth)
+        # over all test pixels at once: the (N, H, W) stack is one array to these 2D/3D metrics
+        row["psnr"] = psnr(fake[:, 0], truth[:, 0], data_range=2.0)
+        row["mae"] = mae(fake[:, 0], truth[:, 0])
     return row
 
 
