@@ -137,3 +137,16 @@ def test_imputed_scenario_reads_the_synthesis_output(cohort):
     assert np.array_equal(imputed["prob"].to_numpy(), true["prob"].to_numpy())
     assert not np.array_equal(mean["prob"].to_numpy(), true["prob"].to_numpy())
     assert (imputed["scenario"] == "mri+imputed_pix2pix").all()
+
+
+def test_cohort_labels_tasks_and_training_populations(cohort):
+    from mrisynth.classify.data import in_population, read_cohort
+
+    table = read_cohort(cohort["manifest"])
+    assert len(table) == 32 and table["has_pet"].sum() == 16
+    assert (table["label"] == table["diagnosis"].isin(["pMCI", "AD"])).all()
+    assert (table["task"] == table["diagnosis"].map({"pMCI": "pMCI_vs_sMCI", "sMCI": "pMCI_vs_sMCI",
+                                                     "AD": "AD_vs_NC", "NC": "AD_vs_NC"})).all()
+    assert set(table[in_population(table, "mci")]["diagnosis"]) == {"pMCI", "sMCI"}
+    assert set(table[in_population(table, "ad_nc")]["diagnosis"]) == {"AD", "NC"}
+    assert in_population(table, "all").all()
