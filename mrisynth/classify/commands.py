@@ -13,17 +13,29 @@ def add_split(sub) -> None:
     p = sub.add_parser("split", help="subject-level stratified k-fold train/val/test splits, one JSON per fold")
     p.add_argument("--manifest", required=True, help="validated manifest CSV (results/manifest/manifest.csv)")
     p.add_argument("--out-dir", required=True, help="folder for fold-<k>.json (k = 0..K-1)")
+    p.add_argument("--qc-summary", default=None,
+                   help="preprocessing QC summary JSON: participants it marks excluded are left out of every fold")
     _config_arg(p)
     p.set_defaults(func=run_split)
 
 
 def run_split(args) -> int:
+    import pandas as pd
+
     from mrisynth.classify.splits import write_splits
     from mrisynth.config import load_config
 
     cfg = load_config(args.config)
     sc = cfg["split"]
-    paths = write_splits(args.manifest, args.out_dir, sc["k"], cfg["seed"], sc["val_fraction"], sc["stratify_pet"])
+    exclude = set()
+    if args.qc_summary:
+        from mrisynth.preprocess.outputs import strip_prefix
+        from mrisynth.preprocess.qc import excluded_subjects
+
+        dropped = {strip_prefix(p, "sub") for p, _ in excluded_subjects(args.qc_summary)}
+        manifest = pd.read_csv(args.manifest, dtype=str)
+        exclude = {p for p in manifest["participant_id"] if strip_prefix(p, "sub") in dropped}
+    paths = write_splits(args.manifest, args.out_dir, sc["k"], cfg["seed"], sc["val_fraction"], sc["stratify_pet"], exclude)
     print(f"wrote {len(paths)} folds to {args.out_dir}")
     return 0
 

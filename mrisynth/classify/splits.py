@@ -107,8 +107,9 @@ def _file_sha256(path: Path) -> str:
 
 
 def write_splits(manifest_path: str | Path, out_dir: str | Path, k: int, seed: int, val_fraction: float,
-                 stratify_pet: bool = True) -> list[Path]:
-    """Read the validated manifest, make the folds and write ``out_dir/fold-<k>.json`` atomically."""
+                 stratify_pet: bool = True, exclude: set[str] = frozenset()) -> list[Path]:
+    """Read the validated manifest, drop the participants in ``exclude`` (failed QC), make the folds and
+    write ``out_dir/fold-<k>.json`` atomically."""
     from mrisynth.io.atomic import write_text
 
     manifest_path = Path(manifest_path)
@@ -118,6 +119,8 @@ def write_splits(manifest_path: str | Path, out_dir: str | Path, k: int, seed: i
     missing = {"participant_id", "diagnosis", "pet"} - set(manifest.columns)
     if missing:
         raise InputError(f"split: manifest {manifest_path} lacks column(s) {sorted(missing)}")
+    excluded = sorted(set(manifest["participant_id"]) & set(exclude))
+    manifest = manifest[~manifest["participant_id"].isin(excluded)]
     folds = make_splits(manifest, k, seed, val_fraction, stratify_pet)
     paths = []
     for f in folds:
@@ -131,6 +134,7 @@ def write_splits(manifest_path: str | Path, out_dir: str | Path, k: int, seed: i
             "manifest": str(manifest_path.resolve()),
             "manifest_sha256": _file_sha256(manifest_path),
             **splits,
+            "excluded": excluded,
             "content_hash": content_hash(splits),
         }
         path = Path(out_dir) / f"fold-{f['fold']}.json"

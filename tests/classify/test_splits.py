@@ -74,3 +74,17 @@ def test_split_cli(tmp_path, capsys):
     assert main(["split", "--manifest", str(tmp_path / "nope.csv"), "--out-dir", str(tmp_path / "t")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_split_leaves_out_subjects_excluded_by_qc(tmp_path):
+    manifest = _manifest(tmp_path)
+    qc = tmp_path / "qc_summary.json"
+    qc.write_text(json.dumps({"subjects": [
+        {"participant_id": "AD03", "session_id": "bl", "excluded": True},
+        {"participant_id": "NC01", "session_id": "bl", "excluded": False},
+    ]}))
+    assert main(["split", "--manifest", str(manifest), "--out-dir", str(tmp_path / "s"), "--qc-summary", str(qc)]) == 0
+    folds = [load_split(tmp_path / "s" / f"fold-{k}.json") for k in range(5)]
+    everyone = {p for f in folds for p in f.train + f.val + f.test}
+    assert "AD03" not in everyone and "NC01" in everyone and len(everyone) == 31
+    assert json.loads((tmp_path / "s" / "fold-0.json").read_text())["excluded"] == ["AD03"]

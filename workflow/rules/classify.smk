@@ -6,6 +6,7 @@ from mrisynth.classify.dag import (
     scenario_inputs,
 )
 from mrisynth.classify.scenarios import scenario_names
+from mrisynth.preprocess.outputs import qc_summary_paths
 
 FOLDS = list(range(config["split"]["k"]))
 SCENARIOS = scenario_names(config)
@@ -23,6 +24,7 @@ rule split:
     """Subject-level, diagnosis-stratified k folds (train / val / test), one JSON per fold."""
     input:
         manifest=f"{RESULTS}/manifest/manifest.csv",
+        qc=str(qc_summary_paths(RESULTS)["json"]),
         config=CONFIGFILES,
     output:
         expand(f"{RESULTS}/splits/fold-{{fold}}.json", fold=FOLDS),
@@ -38,7 +40,8 @@ rule split:
         out_dir=f"{RESULTS}/splits",
         config=CONFIG_ARGS,
     shell:
-        "mrisynth split --manifest {input.manifest} --out-dir {params.out_dir} {params.config} > {log} 2>&1"
+        "mrisynth split --manifest {input.manifest} --qc-summary {input.qc} --out-dir {params.out_dir} "
+        "{params.config} > {log} 2>&1"
 
 
 rule landmarks:
