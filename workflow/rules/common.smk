@@ -41,5 +41,6 @@ def all_targets():
         f"{RESULTS}/manifest/manifest.csv",
         f"{RESULTS}/report/cohort.html",
         f"{RESULTS}/report/index.html",
+        *preprocess_targets(),
         *synthesis_targets(),
     ]

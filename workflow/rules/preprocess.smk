@@ -125,3 +125,48 @@ rule qc_summary:
     shell:
         "mrisynth qc-summary --qc {input.qc} --tsv {output.tsv} --json {output.json} "
         "--mosaic {output.mosaic} {CONFIG_ARGS} > {log} 2>&1"
+
+
+if config["cohort"] == "phantom":
+    TRUTH_DIR = str(MANIFEST_DIR / config["phantom"]["truth_dir"])
+
+    def truth_pet_input(wildcards):
+        """The hidden true PET, where mrisynth.phantom.build writes it (same layout as the raw PET)."""
+        from types import SimpleNamespace
+
+        from mrisynth.phantom.build import image_path
+
+        row = PP_ROWS[(wildcards.sub, wildcards.ses)]
+        ids = SimpleNamespace(
+            participant_id=row["participant_id"], session_id=row["session_id"]
+        )
+        return str(image_path(TRUTH_DIR, ids, "pet"))
+
+    rule preprocess_truth:
+        """Phantom only: the hidden true PET of a PET-less subject, with the subject's saved T1 transform.
+
+        Read by synthesis evaluation (and the mri+true_pet upper-bound scenario) only.
+        """
+        input:
+            t1=manifest_input("t1w"),
+            t1_xfm=str(PP.t1_xfm),
+            truth=TRUTH_DIR,
+        output:
+            [str(p) for p in PP.truth_outputs],
+        log:
+            f"{PP_LOG}_truth.log",
+        wildcard_constraints:
+            sub=subjects_regex(PP_T1_ONLY),
+        threads: 2
+        resources:
+            mem_mb=3000,
+            runtime=15,
+        params:
+            pet=truth_pet_input,
+            preprocess=PP_CFG,
+            seed=config["seed"],
+            out_dir=str(PP.truth_dir),
+        shell:
+            "mrisynth preprocess --t1 {input.t1} --pet {params.pet} --t1-transform {input.t1_xfm} "
+            "--out-dir {params.out_dir} --participant {wildcards.sub} --session {wildcards.ses} "
+            "--threads {threads} {CONFIG_ARGS} > {log} 2>&1"
