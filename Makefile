@@ -8,7 +8,7 @@ CORES  ?= 2
 # rules call `mrisynth` and `snakemake`: put the venv first on PATH for every recipe
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test
+.PHONY: demo test test-cluster
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,3 +24,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# A real single-node SLURM on this machine runs the tiny DAG through workflow/profiles/slurm and checks it
+# against a local run (needs root and apt; see workflow/profiles/README.md). About 5 minutes.
+SLURM_STAMP := $(VENV)/.installed-slurm
+$(SLURM_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[slurm,test]'
+	@touch $(SLURM_STAMP)
+
+test-cluster: $(SLURM_STAMP)
+	tests/cluster/run_cluster_test.sh

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+)")  # group jobs: a uuid
 JOB_ID_LINE = re.compile(r"SLURM_JOB_ID=(\d+)")
 
 

@@ -162,9 +162,9 @@ FAIL_PID=$!
 mkdir -p "$WORK/data" "$WORK/local" "$WORK/cluster"
 CONFIG=$WORK/config.yaml
 "$BIN/python" - "$ROOT/configs/demo.yaml" "$ROOT/tests/cluster/overrides.yaml" "$CONFIG" \
-    "$WORK/data/data_manifest.csv" "$N_SUBJECTS" <<'EOF'
+    "$WORK/data/data_manifest.csv" <<'EOF'
 import sys, yaml
-demo, overrides, dst, manifest, n = sys.argv[1:]
+demo, overrides, dst, manifest = sys.argv[1:]
 
 def merge(base, extra):
     for key, value in extra.items():
@@ -172,7 +172,7 @@ def merge(base, extra):
     return base
 
 cfg = merge(yaml.safe_load(open(demo)), yaml.safe_load(open(overrides)) or {})
-merge(cfg, {"manifest": manifest, "results": "results", "phantom": {"n_subjects": int(n)}})
+merge(cfg, {"manifest": manifest, "results": "results"})
 yaml.safe_dump(cfg, open(dst, "w"), sort_keys=False)
 EOF
 # the data are made after the config file, so neither run sees a reason to rebuild them
@@ -181,10 +181,11 @@ timeout 300 "$BIN/mrisynth" phantom --config "$CONFIG" --n-subjects "$N_SUBJECTS
     fail "mrisynth phantom (see $WORK/phantom.log)"
 say "phantom cohort of $N_SUBJECTS subjects built"
 
+# --cores: a grouped job must fit on this one node
 # shellcheck disable=SC2086 # TARGETS is a word list
 timeout --kill-after=15 "$RUN_TIMEOUT" "$BIN/snakemake" --snakefile "$ROOT/Snakefile" \
     --profile "$ROOT/workflow/profiles/slurm" --configfile "$CONFIG" --directory "$WORK/cluster" \
-    $TARGETS >"$WORK/cluster.log" 2>&1 &
+    --cores "$CPUS" $TARGETS >"$WORK/cluster.log" 2>&1 &
 CLUSTER_PID=$!
 # shellcheck disable=SC2086
 timeout --kill-after=15 "$RUN_TIMEOUT" "$BIN/snakemake" --snakefile "$ROOT/Snakefile" \
