@@ -121,17 +121,15 @@ def add_classify(sub) -> None:
 def run_classify(args) -> int:
     from pathlib import Path
 
-    import torch
-
     from mrisynth.classify.run import classify_fold
     from mrisynth.config import load_config
 
-    torch.set_num_threads(max(1, args.threads))
     cfg = load_config(args.config)
     results, manifest, split, out = _resolve(args, cfg, f"classify/{args.classifier}/{args.scenario}/fold-{args.fold}")
     landmarks = Path(args.landmarks or results / "classify" / "landmarks" / f"fold-{args.fold}" / "landmarks.csv")
     pred = classify_fold(cfg, fold=args.fold, scenario=args.scenario, classifier=args.classifier, results=results,
-                         manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out)
+                         manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out,
+                         threads=max(1, args.threads))
     print(f"fold {args.fold} {args.scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
     return 0
 

@@ -65,12 +65,9 @@ def _normalise(volumes: np.ndarray, masks: np.ndarray, zero: np.ndarray, real_pe
 
 
 def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, results: Path, manifest: Path,
-                  split_path: Path, landmarks_csv: Path | None, out_dir: Path) -> pd.DataFrame:
-    from mrisynth.seeding import seed_everything
-
+                  split_path: Path, landmarks_csv: Path | None, out_dir: Path, threads: int = 1) -> pd.DataFrame:
     cc = cfg["classify"]
     seed = cfg["seed"] + fold
-    seed_everything(seed)
     split = load_split(split_path)
     cohort = read_cohort(manifest)
     cohort = cohort[cohort["participant_id"].isin(split.train + split.val + split.test)].reset_index(drop=True)
@@ -101,8 +98,9 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
     elif classifier == "landmark":
         if landmarks_csv is None:
             raise InputError("the landmark classifier needs --landmarks")
-        prob = _landmark(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx, landmarks_csv, seed, out_dir,
-                         {"fold": fold, "scenario": scenario, "split": split.content_hash, "n": len(cohort)})
+        fingerprint = {"fold": fold, "scenario": scenario, "split": split.content_hash, "n": len(cohort)}
+        prob = _landmark(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx,
+                         landmarks_csv, seed, out_dir, fingerprint, threads)
     else:
         raise InputError(f"unknown classifier {classifier!r}; use landmark or regional")
     pred = cohort.iloc[test_idx][["participant_id", "session_id", "diagnosis", "task", "label", "has_pet"]].copy()
@@ -126,10 +124,14 @@ def _regional(cfg, volumes, masks, affine, labels, fit_idx, seed, out_dir: Path)
 
 
 def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,
-              fingerprint: dict) -> np.ndarray:
+              fingerprint: dict, threads: int) -> np.ndarray:
     import torch
 
     from mrisynth.classify.train import NetConfig, predict, train
+    from mrisynth.seeding import seed_everything
+
+    seed_everything(seed)  # torch and MONAI load only here: the regional baseline needs neither
+    torch.set_num_threads(threads)
 
     nc = NetConfig.from_config(cfg["classify"]["network"])
     if not Path(landmarks_csv).exists():
