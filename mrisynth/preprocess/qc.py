@@ -75,7 +75,7 @@ def qc_figure(path: Path, t1: np.ndarray, pet: np.ndarray | None, outline: np.nd
         axes[r, 0].set_title(name, loc="left", fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, format="png")
     plt.close(fig)
 
 
@@ -112,24 +112,28 @@ def excluded_subjects(summary_json: str | Path) -> set[tuple[str, str]]:
     return {(s["participant_id"], s["session_id"]) for s in data["subjects"] if s["excluded"]}
 
 
-def mosaic(path: Path, t1_slices: list[tuple[str, np.ndarray, np.ndarray | None]], outline: np.ndarray) -> None:
-    """One row per subject: axial centre slice of T1 and PET with the template outline."""
+def mosaic(path: Path, tiles: list[tuple[str, np.ndarray, np.ndarray | None]], outline: np.ndarray, per_row: int = 6) -> None:
+    """A grid of subjects: axial centre slice of T1 (and PET beside it) with the template outline."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = max(len(t1_slices), 1)
-    fig, axes = plt.subplots(n, 2, figsize=(4, 2 * n), squeeze=False)
-    for r, (label, t1, pet) in enumerate(t1_slices):
-        for c, (img, cmap) in enumerate(((t1, "gray"), (pet, "hot"))):
-            ax = axes[r, c]
-            ax.set_axis_off()
+    n = max(len(tiles), 1)
+    cols = min(per_row, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, 2 * cols, figsize=(2.4 * cols, 1.6 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, (label, t1, pet) in enumerate(tiles):
+        r, c = divmod(i, cols)
+        for j, (img, cmap) in enumerate(((t1, "gray"), (pet, "hot"))):
             if img is None:
                 continue
+            ax = axes[r, 2 * c + j]
             ax.imshow(np.rot90(img), cmap=cmap, vmin=0, vmax=float(np.percentile(img, 99.5)) or 1.0)
-            ax.contour(np.rot90(outline), levels=[0.5], colors="c", linewidths=0.5)
-        axes[r, 0].set_title(label, loc="left", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=70)
+            ax.contour(np.rot90(outline), levels=[0.5], colors="c", linewidths=0.4)
+        axes[r, 2 * c].set_title(label, loc="left", fontsize=6)
+    fig.tight_layout(pad=0.2)
+    fig.savefig(path, dpi=80, format="png")
     plt.close(fig)
