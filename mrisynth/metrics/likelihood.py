@@ -8,6 +8,8 @@ interchangeable:
 * ``ais``        -- RBM: log p(x) = -F(x) - log Z with log Z from annealed importance sampling. AIS is
                     unbiased for Z, so log Z tends to be *under*-estimated and log p(x) *over*-estimated
                     when too few intermediate distributions / chains are used.
+* ``dbn bound``  -- two-layer DBN: Monte-Carlo estimate of the variational lower bound with the first
+                    RBM's posterior as q and the top RBM's log Z by AIS.
 * ``dbm bound``  -- DBM: the mean-field variational lower bound on log p(x), with log Z by AIS (so it is
                     a stochastic estimate of a lower bound, with the same AIS caveat).
 * ``elbo``       -- VAE evidence lower bound; ``iwae`` the importance-weighted bound with k samples
@@ -98,6 +100,22 @@ def rbm_log_likelihood_ais(net, v: torch.Tensor, log_z: float) -> torch.Tensor:
     """AIS estimate of log p(v) = -F(v) - log Z per row (nats)."""
     with torch.no_grad():
         return -net.free_energy(v).double() - log_z
+
+
+# --------------------------------------------------------------------------- DBN
+def dbn_log_likelihood_lower_bound(rbm1, top, v: torch.Tensor, log_z_top: float, n_samples: int = 10, generator=None) -> torch.Tensor:
+    """Monte-Carlo estimate of the variational bound of a two-layer DBN per row (nats):
+    E_q[log p(v | h1) + log p(h1) - log q(h1 | v)] with q the first RBM's factorial posterior and
+    p(h1) = exp(-F_top(h1)) / Z_top the top RBM's marginal (log Z_top from AIS)."""
+    with torch.no_grad():
+        q = rbm1.hidden_probs(v).clamp(1e-7, 1 - 1e-7)
+        total = torch.zeros(len(v), dtype=torch.float64, device=v.device)
+        for _ in range(n_samples):
+            h1 = torch.bernoulli(q, generator=generator)
+            log_pv = -torch.nn.functional.binary_cross_entropy_with_logits(rbm1.a + h1 @ rbm1.W.T, v, reduction="none").sum(1)
+            log_q = (h1 * torch.log(q) + (1 - h1) * torch.log1p(-q)).sum(1)
+            total += (log_pv - top.free_energy(h1) - log_q).double() - log_z_top
+        return total / n_samples
 
 
 # --------------------------------------------------------------------------- DBM

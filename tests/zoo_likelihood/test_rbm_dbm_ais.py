@@ -3,8 +3,14 @@
 import math
 
 import torch
+import torch.nn.functional as F
 
-from mrisynth.metrics.likelihood import ais_log_partition, dbm_log_likelihood_lower_bound, rbm_log_likelihood_ais
+from mrisynth.metrics.likelihood import (
+    ais_log_partition,
+    dbm_log_likelihood_lower_bound,
+    dbn_log_likelihood_lower_bound,
+    rbm_log_likelihood_ais,
+)
 from mrisynth.zoo.models.dbm import DBMNet
 from mrisynth.zoo.models.rbm import RBMNet, all_binary_states
 
@@ -84,3 +90,15 @@ def test_dbm_mean_field_bound_is_below_the_exact_log_likelihood():
     assert (bound <= exact_ll + 1e-9).all()
     assert float((exact_ll - bound).mean()) < 1.0  # and not vacuous
     assert abs(float(torch.logsumexp(net.log_prob_exact(all_binary_states(8, torch.float64)), 0))) < 1e-10
+
+
+def test_dbn_bound_is_below_the_exact_log_likelihood_of_a_tiny_dbn():
+    rbm1, top = _random_rbm("bernoulli", 6, 4, std=0.8, seed=2), _random_rbm("bernoulli", 4, 3, std=0.8, seed=3)
+    v, h1 = all_binary_states(6, torch.float64), all_binary_states(4, torch.float64)
+    log_ph1 = -top.free_energy(h1) - top.log_partition_exact()
+    logits = rbm1.a + h1 @ rbm1.W.T  # (16, 6): p(v | h1)
+    log_pv_h1 = v @ F.logsigmoid(logits).T + (1 - v) @ F.logsigmoid(-logits).T  # (64, 16)
+    exact = torch.logsumexp(log_pv_h1 + log_ph1, 1)
+    assert abs(float(torch.logsumexp(exact, 0))) < 1e-10
+    bound = dbn_log_likelihood_lower_bound(rbm1, top, v, float(top.log_partition_exact()), n_samples=400, generator=torch.Generator().manual_seed(0))
+    assert float((bound - exact).max()) < 0.05 and float((exact - bound).mean()) > 0.01
