@@ -53,7 +53,9 @@ REGIONS: dict[str, Ellipsoid] = {
     **_pair("hippocampus", (28, -24, -12), (6, 14, 7)),
     **_pair("entorhinal", (24, -8, -30), (6, 8, 6)),
     **_pair("temporal", (54, -22, -16), (9, 24, 12)),
-    **_pair("ventricle", (12, -14, 16), (5, 20, 8)),
+    # lateral ventricle bodies: fitted to the template's CSF (the old (12,-14,16) ellipsoid sat mostly on
+    # caudate/thalamus); an ellipsoid cannot follow the C shape, so it covers the body and atrium only
+    **_pair("ventricle", (12, -15, 20), (10, 30, 7)),
     "posterior_cingulate": Ellipsoid((0, -50, 28), (10, 12, 10)),
     "precuneus": Ellipsoid((0, -64, 44), (11, 12, 12)),
     **_pair("temporoparietal", (46, -62, 32), (10, 13, 11)),

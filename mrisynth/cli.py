@@ -17,6 +17,7 @@ from mrisynth import __version__
 from mrisynth.errors import InputError
 
 COMMANDS: dict[str, str] = {
+    "phantom": "mrisynth.phantom.cli:add_parser",
     "validate": "mrisynth.io.manifest:add_validate_command",
     "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
     "preprocess": "mrisynth.preprocess.cli:add_preprocess",
