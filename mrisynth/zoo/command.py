@@ -99,7 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from mrisynth.errors import InputError
     from mrisynth.zoo import registry
-    from mrisynth.zoo.benchmark import train_model
+    from mrisynth.zoo.benchmark import model_config, train_model
 
     _threads(args.threads)
     config, zoo = _zoo_config(args.config)
@@ -109,24 +109,26 @@ def run_train(args: argparse.Namespace) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     overrides = {**zoo["overrides"].get(args.model, {}), **_parse_sets(args.set)}
-    try:
-        info = train_model(
-            args.model,
-            args.out,
-            steps=args.steps or zoo["steps"],
-            batch_size=zoo["batch_size"],
-            image_size=zoo["image_size"],
-            seed=config["seed"],
-            overrides=overrides,
-            amp=zoo["amp"],
-            ema_decay=zoo["ema_decay"],
-            device=device,
-            checkpoint_every=zoo["checkpoint_every"],
-            sample_every=zoo["sample_every"],
-            progress=not args.no_progress,
-        )
-    except TypeError as exc:  # an override the model's constructor does not take
+    steps = args.steps or zoo["steps"]
+    try:  # unknown or mistyped options fail here, before anything is written
+        registry.build(args.model, **model_config(args.model, zoo["image_size"], steps, config["seed"], overrides))
+    except (TypeError, ValueError) as exc:
         raise InputError(f"model {args.model}: bad option: {exc}") from None
+    info = train_model(
+        args.model,
+        args.out,
+        steps=steps,
+        batch_size=zoo["batch_size"],
+        image_size=zoo["image_size"],
+        seed=config["seed"],
+        overrides=overrides,
+        amp=zoo["amp"],
+        ema_decay=zoo["ema_decay"],
+        device=device,
+        checkpoint_every=zoo["checkpoint_every"],
+        sample_every=zoo["sample_every"],
+        progress=not args.no_progress,
+    )
     print(json.dumps({k: info[k] for k in ("model", "steps", "wall_s", "s_per_step")}))
     return 0
 

@@ -100,3 +100,9 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["zoo", "evaluate", "--runs", str(tmp_path), "--classifier", "c.pt", "--table", str(tmp_path / "t.csv")]) == 2
     assert "unknown model" in capsys.readouterr().err
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_cli_rejects_options_of_models_that_forward_kwargs(tmp_path):
+    assert main(["zoo", "train", "--model", "lsgan", "--out", str(tmp_path / "z"), "--set", "bogus=1", "--steps", "1"]) == 2
+    assert main(["zoo", "train", "--model", "wgan", "--out", str(tmp_path / "z"), "--set", "n_critic=0", "--steps", "1"]) == 2
+    assert not (tmp_path / "z").exists()
