@@ -75,6 +75,7 @@ class ZooModel:
     """Owns nets, optimizers, schedulers and extra state; see the module docstring for the contract."""
 
     ema_targets: tuple[str, ...] = ()
+    preview_nrow: int | None = None  # images per row of the sample grid (None: square grid)
 
     def __init__(self, seed: int | None = None):
         if seed is not None:

@@ -200,7 +200,7 @@ def save_preview(model: ZooModel, step: int, folder: Path, n: int) -> None:
     with torch.no_grad():
         images = model.preview(n, generator=gen)
     model.train()
-    save_grid(images, folder / f"step-{step:07d}.png")
+    save_grid(images, folder / f"step-{step:07d}.png", nrow=getattr(model, "preview_nrow", None))
 
 
 def _py_state_to_list(state) -> list:

@@ -26,6 +26,8 @@ class CycleGAN(ZooModel):
 
     ema_targets = ("G_AB", "G_BA")
 
+    preview_nrow = 3  # one (input, output, target / reconstruction) triple per row
+
     def __init__(
         self,
         in_channels: int = 1,

@@ -27,6 +27,8 @@ class Pix2Pix(AdversarialModel):
     then linearly to 0 over ``decay_steps`` (0: no decay). Fast path: the trainer's ``amp`` and
     ``channels_last_3d`` switches; the ResNet generator's output conv is the exact slab rewrite."""
 
+    preview_nrow = 3  # one (input, output, target / reconstruction) triple per row
+
     def __init__(
         self,
         in_channels: int = 1,
