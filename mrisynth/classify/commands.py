@@ -84,8 +84,8 @@ def run_landmarks(args) -> int:
     train = cohort[cohort["participant_id"].isin(split.train)]
     train = train[train["diagnosis"].isin(lc["group_a"] + lc["group_b"])]
     is_a = train["diagnosis"].isin(lc["group_a"]).to_numpy()
-    if is_a.sum() < 2 or (~is_a).sum() < 2:
-        raise InputError(f"landmarks fold {args.fold}: need >= 2 training subjects in each group "
+    if is_a.sum() < 1 or (~is_a).sum() < 1 or len(is_a) < 3:
+        raise InputError(f"landmarks fold {args.fold}: need >= 1 training subject per group and >= 3 in all: "
                          f"{lc['group_a']} ({is_a.sum()}) and {lc['group_b']} ({(~is_a).sum()})")
     paths = subject_images(results, train, cfg["preprocess"]["resolution_mm"])
     ids = train["participant_id"].tolist()

@@ -15,11 +15,15 @@ from scipy import ndimage, stats
 from mrisynth.anatomy import REGIONS
 
 
-def t_map(group_a: np.ndarray, group_b: np.ndarray, mask: np.ndarray, equal_var: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel-wise t (a - b) and two-sided p inside ``mask`` (0 and 1 outside). Welch by default."""
+def t_map(group_a: np.ndarray, group_b: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel-wise t (a - b) and two-sided p inside ``mask`` (0 and 1 outside): Welch's test, or Student's
+    pooled-variance test when a group has a single subject (tiny cohorts), which needs 3 subjects in all."""
+    if min(len(group_a), len(group_b)) < 1 or len(group_a) + len(group_b) < 3:
+        raise ValueError(f"a t-test needs >= 1 subject per group and >= 3 in all, got {len(group_a)} and {len(group_b)}")
     t = np.zeros(mask.shape, np.float32)
     p = np.ones(mask.shape, np.float32)
-    res = stats.ttest_ind(group_a[:, mask], group_b[:, mask], axis=0, equal_var=equal_var)
+    welch = min(len(group_a), len(group_b)) >= 2
+    res = stats.ttest_ind(group_a[:, mask], group_b[:, mask], axis=0, equal_var=not welch)
     t[mask] = np.nan_to_num(res.statistic, nan=0.0)
     p[mask] = np.nan_to_num(res.pvalue, nan=1.0)
     return t, p

@@ -54,3 +54,12 @@ def test_landmarks_find_planted_atrophy_and_ignore_test_subjects(cohort):
                subject_paths(c["results"], [p for p in split.train if p.startswith("AD")][0], "bl", 7.5).t1)
     assert main(args) == 0
     assert (out / "landmarks.csv").read_bytes() != before
+
+
+def test_t_map_falls_back_to_student_for_a_single_subject_group():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, (1, 4, 4, 4)), rng.normal(0, 1, (3, 4, 4, 4))
+    t, _ = t_map(a, b, np.ones((4, 4, 4), bool))
+    assert t[1, 2, 3] == pytest.approx(stats.ttest_ind(a[:, 1, 2, 3], b[:, 1, 2, 3], equal_var=True).statistic, rel=1e-5)
+    with pytest.raises(ValueError, match="needs"):
+        t_map(a, b[:1], np.ones((4, 4, 4), bool))

@@ -1,10 +1,12 @@
 """The HTML report from a tiny real run: landmarks, classifiers, summary, benchmarks -> index.html."""
 
 import base64
+from pathlib import Path
 import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from mrisynth.cli import main
@@ -77,3 +79,25 @@ def test_report_renders_in_headless_chromium(report_html, tmp_path):
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,3000", report_html.as_uri()], capture_output=True, timeout=60, check=True)
     assert shot.stat().st_size > 10000
+
+
+def test_tiny_config_runs_on_eight_subjects(make_cohort):
+    """configs/tiny.yaml's split and classify sections work on the workflow test's 8-subject cohort."""
+    import yaml
+
+    from mrisynth.classify.splits import write_splits
+
+    tiny = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml").read_text())
+    c = make_cohort(n_per_group=2, k=tiny["split"]["k"], classify=tiny["classify"])
+    write_splits(c["manifest"], c["results"] / "splits", tiny["split"]["k"], 42, tiny["split"]["val_fraction"])
+    cfg = str(c["config"])
+    preds = []
+    for fold in range(1):  # one fold keeps the test short; the other is the same code
+        assert main(["landmarks", "--fold", str(fold), "--config", cfg]) == 0
+        for clf in ("landmark", "regional"):
+            for scen in tiny["classify"]["scenarios"]:
+                assert main(["classify", "--fold", str(fold), "--scenario", scen, "--classifier", clf, "--config", cfg]) == 0
+                preds.append(str(c["results"] / "classify" / clf / scen / f"fold-{fold}" / "predictions.csv"))
+    assert main(["summarize", "--predictions", *preds, "--out-dir", str(c["results"] / "summary"), "--config", cfg]) == 0
+    table = pd.read_csv(c["results"] / "summary" / "scenarios.csv")
+    assert len(table) == 2 * 2 * len(tiny["classify"]["scenarios"]) and (table["n"] == 2).all()
