@@ -99,7 +99,7 @@ def run_evaluate(args) -> int:
     models = args.models or list(cfg["synthesis"]["models"])
     folds = args.folds if args.folds is not None else list(range(cfg["split"]["k"]))
     out = Path(args.out_dir or evaluation_dir(results))
-    summary = evaluate(cfg, results, manifest, [_split(results, f) for f in folds], models, out)
+    summary = evaluate(cfg, results, manifest, [_split(results, f) for f in folds], models, out, not args.no_progress)
     print(summary[["method", "mae_mean", "psnr_mean", "ssim_mean", "fid_mean", "kid_mean"]].to_string(index=False))
     print(f"-> {out}")
     return 0

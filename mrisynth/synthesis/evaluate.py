@@ -213,14 +213,15 @@ def figure(model: str, subjects: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path], models: list[str], out_dir: Path) -> pd.DataFrame:
+def evaluate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path], models: list[str], out_dir: Path,
+             progress: bool = True) -> pd.DataFrame:
     """Evaluate all folds; write metrics.csv, distribution.csv, summary.csv, tests.csv, table.md, fig-<model>.png."""
     from tqdm.auto import tqdm
 
     from mrisynth.io.atomic import atomic_dir
 
     per_subject, per_fold, figure_subjects = [], [], []
-    for split_path in tqdm(split_paths, desc="evaluate folds"):
+    for split_path in tqdm(split_paths, desc="evaluate folds", disable=not progress):
         m, d, extra = evaluate_fold(cfg, results, manifest, split_path, models)
         per_subject.append(m)
         per_fold.append(d)

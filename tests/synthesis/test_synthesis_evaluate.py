@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from monai.metrics.regression import compute_ssim_and_cs
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from mrisynth.io.nifti import load_nifti, save_nifti
@@ -26,6 +28,9 @@ def test_image_metrics_match_direct_computation():
     sk = structural_similarity(ref.astype(np.float64), pred.astype(np.float64), data_range=rng_ref, gaussian_weights=True,
                                sigma=1.5, use_sample_covariance=False)
     assert got["ssim"] == pytest.approx(sk, abs=1e-6)
+    monai_map, _ = compute_ssim_and_cs(torch.from_numpy(pred)[None, None], torch.from_numpy(ref)[None, None], spatial_dims=3,
+                                       kernel_size=[11] * 3, kernel_sigma=[1.5] * 3, data_range=rng_ref)
+    assert got["ssim"] == pytest.approx(float(monai_map.mean()), abs=1e-5)
     mask = np.zeros(ref.shape, bool)
     mask[4:16, 4:16, 4:16] = True
     masked = image_metrics(pred, ref, mask)
