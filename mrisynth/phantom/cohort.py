@@ -63,7 +63,7 @@ def cohort_specs(phantom: dict, seed: int, n: int | None = None) -> list[Subject
     missing_pet = np.zeros(n, bool)
     for g in GROUPS:
         members = np.flatnonzero(diagnoses == g)
-        k = math.floor(phantom["pet_missing_fraction"] * len(members) + 0.5)
+        k = math.ceil(phantom["pet_missing_fraction"] * len(members) - 0.5)  # round half down: keep PET on ties
         missing_pet[rng.choice(members, size=k, replace=False)] = True
     sev, age, sites = phantom["severity"], phantom["age"], phantom["sites"]
     specs = []

@@ -31,7 +31,8 @@ def random_coefficients(rng: np.random.Generator, modes: int, count: int = 1) ->
     decay[0, 0, 0] = 0.0
     coef = rng.standard_normal((count, modes, modes, modes)) * decay
     # each non-constant basis product has mean square 2^-(number of non-zero frequencies) over the grid
-    power = (decay**2 * 0.5 ** ((k[:, None, None] > 0) + (k[None, :, None] > 0) + (k[None, None, :] > 0))).sum()
+    nonzero = (k > 0).astype(int)
+    power = (decay**2 * 0.5 ** (nonzero[:, None, None] + nonzero[None, :, None] + nonzero[None, None, :])).sum()
     return (coef / np.sqrt(power)).astype(np.float32)
 
 

@@ -41,6 +41,7 @@ class SimulatedSubject:
     t1w: nib.Nifti1Image
     pet: nib.Nifti1Image
     latents: dict
+    gm: np.ndarray  # grey matter after atrophy, template space (work grid)
     template_mm: np.ndarray  # (3, *work shape): template position (mm) of each subject-space work voxel
     work: TemplateSpace
     poses: dict[str, Pose]
@@ -167,4 +168,4 @@ def simulate_subject(spec: SubjectSpec, phantom: dict, seed: int, work: Template
         "head_scale": round(scale, 4),
         "suv_scale": round(suv_scale, 4),
     }
-    return SimulatedSubject(spec, t1w, pet_img, latents, template_mm, work, poses)
+    return SimulatedSubject(spec, t1w, pet_img, latents, gm, template_mm, work, poses)
