@@ -1,4 +1,5 @@
-"""``mrisynth zoo list | classifier | train | evaluate``: the 2D generative model zoo benchmark on digits."""
+"""``mrisynth zoo list | classifier | train | evaluate | likelihood-train | likelihood-evaluate``: the 2D
+generative model zoo benchmark on digits (the likelihood-* commands live in ``zoo.likelihood_command``)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--config", help="YAML config (zoo.n_samples, zoo.image_size)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_evaluate)
+
+    from mrisynth.zoo.likelihood_command import add_likelihood_parsers
+
+    add_likelihood_parsers(sub)
 
 
 def _zoo_config(path):

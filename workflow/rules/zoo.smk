@@ -1,18 +1,29 @@
 # The 2D generative model zoo benchmark on scikit-learn's digits: `snakemake zoo` (not part of `all`).
 ZOO = f"{RESULTS}/zoo"
 ZOO_MODELS = list(config["zoo"]["models"])
+ZOO_LIKELIHOOD = f"{ZOO}/likelihood"
+ZOO_LIKELIHOOD_RUNS = list(config["zoo"]["likelihood_runs"])
 
 
 wildcard_constraints:
     zoo_model="|".join(ZOO_MODELS) or "none",
+    zoo_lrun="|".join(ZOO_LIKELIHOOD_RUNS) or "none",
 
 
 rule zoo:
-    """Benchmark table (FID/KID/precision/recall/IS per model) and one sample grid per model."""
+    """Benchmark table (FID/KID/precision/recall/IS per model) and one sample grid per model; for the
+    likelihood models (binarised 8x8 digits) the test-loss/likelihood table, the quality/diversity table,
+    sample grids and training curves."""
     input:
         f"{ZOO}/benchmark.csv",
         f"{ZOO}/benchmark.md",
         expand(f"{ZOO}/runs/{{zoo_model}}/samples.png", zoo_model=ZOO_MODELS),
+        f"{ZOO_LIKELIHOOD}/likelihood_table.md",
+        f"{ZOO_LIKELIHOOD}/quality_table.md",
+        expand(
+            f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/curve.png",
+            zoo_lrun=ZOO_LIKELIHOOD_RUNS,
+        ),
 
 
 rule zoo_classifier:
@@ -68,3 +79,50 @@ rule zoo_evaluate:
     shell:
         "mrisynth zoo evaluate --runs {params.runs} --classifier {input.classifier} --table {output.table} "
         "--markdown {output.markdown} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule zoo_likelihood_train:
+    """Train one likelihood-model run (RBM, DBN, DBM, DAE, GSN, VAE, PixelCNN, PixelRNN) on binarised digits."""
+    input:
+        CONFIGFILES,
+    output:
+        info=f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/run.json",
+        curve=f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/curve.png",
+    log:
+        f"{RESULTS}/logs/zoo/likelihood_train_{{zoo_lrun}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "mrisynth zoo likelihood-train --run {wildcards.zoo_lrun} --out {ZOO_LIKELIHOOD}/runs/{wildcards.zoo_lrun} "
+        "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule zoo_likelihood_evaluate:
+    """Table 1 (own test loss, exact NLL / AIS / bounds / Parzen) and table 2 (precision, recall, FID)."""
+    input:
+        classifier=f"{ZOO}/classifier.pt",
+        runs=expand(
+            f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/run.json",
+            zoo_lrun=ZOO_LIKELIHOOD_RUNS,
+        ),
+    output:
+        table1=f"{ZOO_LIKELIHOOD}/likelihood_table.csv",
+        table1_md=f"{ZOO_LIKELIHOOD}/likelihood_table.md",
+        table2=f"{ZOO_LIKELIHOOD}/quality_table.csv",
+        table2_md=f"{ZOO_LIKELIHOOD}/quality_table.md",
+        grids=expand(
+            f"{ZOO_LIKELIHOOD}/samples/{{zoo_lrun}}.png", zoo_lrun=ZOO_LIKELIHOOD_RUNS
+        ),
+    log:
+        f"{RESULTS}/logs/zoo/likelihood_evaluate.log",
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        runs=lambda wildcards, input: " ".join(str(Path(p).parent) for p in input.runs),
+    shell:
+        "mrisynth zoo likelihood-evaluate --runs {params.runs} --classifier {input.classifier} "
+        "--out-dir {ZOO_LIKELIHOOD} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"

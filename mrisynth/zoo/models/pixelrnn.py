@@ -52,48 +52,48 @@ class RowLSTM(nn.Module):
 
 
 def skew(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, H, W + H - 1): row r shifted right by r (zeros elsewhere)."""
+    """(N, C, H, W) -> (N, C, H, W + H - 1): row r shifted right by r (zeros elsewhere).
+
+    Pad each row with H zeros, flatten, drop the last H values and re-fold with rows of W + H - 1:
+    element (r, c) at flat index r (W + H) + c lands at row r, column r + c."""
     n, c, height, width = x.shape
-    out = x.new_zeros(n, c, height, width + height - 1)
-    for r in range(height):
-        out[:, :, r, r : r + width] = x[:, :, r]
-    return out
+    flat = F.pad(x, (0, height)).flatten(2)[:, :, : height * (width + height - 1)]
+    return flat.view(n, c, height, width + height - 1)
 
 
 def unskew(x: torch.Tensor, width: int) -> torch.Tensor:
-    return torch.stack([x[:, :, r, r : r + width] for r in range(x.shape[2])], 2)
-
-
-class DiagonalLSTM(nn.Module):
-    """One direction: input-to-state 1x1 (type B is trivial for one-channel images), state-to-state 2x1."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.input_to_state = nn.Conv2d(channels, 4 * channels, 1)
-        self.state_to_state = nn.Conv1d(channels, 4 * channels, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, ch, height, width = x.shape
-        gates_in = skew(self.input_to_state(x))
-        h = x.new_zeros(n, ch, height)
-        c = x.new_zeros(n, ch, height)
-        cols = []
-        for j in range(gates_in.shape[3]):
-            above_and_left = self.state_to_state(F.pad(h, (1, 0)))  # at row i: h[i-1], h[i] of column j-1
-            h, c = _lstm_update(gates_in[:, :, :, j] + above_and_left, c)
-            cols.append(h)
-        return unskew(torch.stack(cols, 3), width)
+    """Inverse of :func:`skew`."""
+    n, c, height, skewed = x.shape
+    flat = F.pad(x.flatten(2), (0, height))
+    return flat.view(n, c, height, skewed + 1)[:, :, :, :width]
 
 
 class DiagonalBiLSTM(nn.Module):
+    """Both directions in one column loop (grouped convolutions, group 0 = left-to-right, group 1 = the
+    mirrored map). Input-to-state 1x1 (type B is trivial for one-channel images), state-to-state 2x1:
+    at skewed row i it reads h[i-1] and h[i] of the previous column, i.e. the pixels above and left."""
+
     def __init__(self, channels: int):
         super().__init__()
-        self.forward_dir, self.backward_dir = DiagonalLSTM(channels), DiagonalLSTM(channels)
+        self.channels = channels
+        self.input_to_state = nn.Conv2d(2 * channels, 8 * channels, 1, groups=2)
+        self.state_to_state = nn.Conv1d(2 * channels, 8 * channels, 2, groups=2)
         self.out = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        left = self.forward_dir(x)
-        right = self.backward_dir(x.flip(3)).flip(3)
+        n, ch, height, width = x.shape
+        gates_in = skew(self.input_to_state(torch.cat([x, x.flip(3)], 1)))  # (N, 8C, H, W + H - 1)
+        h = x.new_zeros(n, 2 * ch, height)
+        c = x.new_zeros(n, 2, ch, height)
+        cols = []
+        for j in range(gates_in.shape[3]):
+            gates = (gates_in[:, :, :, j] + self.state_to_state(F.pad(h, (1, 0)))).view(n, 2, 4 * ch, height)
+            o, f, i, g = gates.chunk(4, 2)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = (torch.sigmoid(o) * torch.tanh(c)).view(n, 2 * ch, height)
+            cols.append(h)
+        both = unskew(torch.stack(cols, 3), width)
+        left, right = both[:, :ch], both[:, ch:].flip(3)
         right = F.pad(right, (0, 0, 1, 0))[:, :, :-1]  # shift down one row: row r sees rows < r only
         return x + self.out(left + right)
 
