@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--config", help="YAML config; its 'seed' and 'phantom' section define the cohort (default: schema defaults)")
     p.add_argument("--manifest", required=True, help="manifest CSV; images and the truth folder are written relative to its folder")
-    p.add_argument("--n-subjects", type=int, help="write a new manifest with this many subjects (group sizes scaled from the config, at least 4)")
+    p.add_argument("--n-subjects", type=int, metavar="N", help="write a new manifest with this many subjects (group sizes scaled from the config, at least 4)")
     p.set_defaults(func=run)
 
 
