@@ -33,4 +33,5 @@ $(SLURM_STAMP): $(STAMP)
 	@touch $(SLURM_STAMP)
 
 test-cluster: $(SLURM_STAMP)
+	$(BIN)/python -m pytest tests/cluster
 	tests/cluster/run_cluster_test.sh

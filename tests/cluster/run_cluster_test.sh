@@ -8,14 +8,14 @@
 # Needs root and apt (it says so and exits 2 elsewhere). Every step is bounded by a timeout and the
 # daemons it started are stopped by PID on exit, so it cannot hang CI.
 #
-# Environment: N_SUBJECTS (8), RUN_TIMEOUT (seconds per snakemake run, 300), KEEP_WORKDIR=1 (keep the
+# Environment: N_SUBJECTS (8), RUN_TIMEOUT (seconds per snakemake run, 600), KEEP_WORKDIR=1 (keep the
 # temp dir), CLUSTER_TEST_TARGETS (snakemake targets; default: rule all).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${VENV_BIN:-$ROOT/.venv/bin}
 N_SUBJECTS=${N_SUBJECTS:-8}
-RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 TARGETS=${CLUSTER_TEST_TARGETS:-}
 T0=$SECONDS
 
@@ -72,12 +72,21 @@ stop_pidfile() { # stop the daemon whose pid file is $1; SIGKILL after 10 s
     done
     kill -9 "$pid" 2>/dev/null || true
 }
+BACKGROUND=() # snakemake runs started in the background (their `timeout` PIDs)
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [ -s "$S/slurmctld.pid" ]; then
         timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
     fi
+    for pid in "${BACKGROUND[@]}"; do
+        kill -0 "$pid" 2>/dev/null || continue
+        kill "$pid" 2>/dev/null # timeout passes SIGTERM on and SIGKILLs 15 s later
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
+    done
     stop_pidfile "$S/slurmd.pid"
     stop_pidfile "$S/slurmctld.pid"
     stop_pidfile "$M/munged.pid"
@@ -157,6 +166,7 @@ mkdir -p "$WORK/fail"
 timeout --kill-after=15 "$RUN_TIMEOUT" "$BIN/snakemake" --snakefile "$ROOT/tests/cluster/failing.smk" \
     --profile "$ROOT/workflow/profiles/slurm" --directory "$WORK/fail" >"$WORK/fail.log" 2>&1 &
 FAIL_PID=$!
+BACKGROUND+=("$FAIL_PID")
 
 # ---- the same DAG, locally and through SLURM, on the same phantom data ---------------------------------
 mkdir -p "$WORK/data" "$WORK/local" "$WORK/cluster"
@@ -187,6 +197,7 @@ timeout --kill-after=15 "$RUN_TIMEOUT" "$BIN/snakemake" --snakefile "$ROOT/Snake
     --profile "$ROOT/workflow/profiles/slurm" --configfile "$CONFIG" --directory "$WORK/cluster" \
     --cores "$CPUS" $TARGETS >"$WORK/cluster.log" 2>&1 &
 CLUSTER_PID=$!
+BACKGROUND+=("$CLUSTER_PID")
 # shellcheck disable=SC2086
 timeout --kill-after=15 "$RUN_TIMEOUT" "$BIN/snakemake" --snakefile "$ROOT/Snakefile" \
     --profile "$ROOT/workflow/profiles/local" --configfile "$CONFIG" --directory "$WORK/local" \
