@@ -66,7 +66,7 @@ rule landmarks:
         f"{RESULTS}/benchmarks/landmarks/fold-{{fold}}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=10,
     params:
         results=RESULTS,
@@ -99,7 +99,7 @@ rule classify:
         f"{RESULTS}/benchmarks/classify/{{classifier}}_{{scenario}}_fold-{{fold}}.tsv"
     threads: 1
     resources:
-        mem_mb=3000,
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=30,
     params:
         results=RESULTS,

@@ -62,7 +62,7 @@ rule preprocess_t1_pet:
         sub=subjects_regex(PP_WITH_PET),
     threads: 2
     resources:
-        mem_mb=3000,
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=15,
     params:
         preprocess=PP_CFG,
@@ -88,7 +88,7 @@ rule preprocess_t1:
         sub=subjects_regex(PP_T1_ONLY),
     threads: 2
     resources:
-        mem_mb=3000,
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=15,
     params:
         preprocess=PP_CFG,
@@ -159,7 +159,7 @@ if config["cohort"] == "phantom":
             sub=subjects_regex(PP_T1_ONLY),
         threads: 2
         resources:
-            mem_mb=3000,
+            mem_mb=lambda wildcards, attempt: 3000 * attempt,
             runtime=15,
         params:
             pet=truth_pet_input,

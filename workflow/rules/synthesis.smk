@@ -52,7 +52,7 @@ rule train_synthesis:
         f"{RESULTS}/benchmarks/synthesis/train_{{model}}_fold-{{fold}}.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
     shell:
         "mrisynth train-synthesis --model {wildcards.model} --fold {wildcards.fold} --results {RESULTS} "
@@ -75,7 +75,7 @@ rule impute:
         f"{RESULTS}/benchmarks/synthesis/impute_{{model}}_fold-{{fold}}.tsv"
     threads: 2
     resources:
-        mem_mb=3000,
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=20,
     shell:
         "mrisynth impute --model {wildcards.model} --fold {wildcards.fold} --results {RESULTS} "
@@ -108,7 +108,7 @@ rule evaluate_synthesis:
         f"{RESULTS}/benchmarks/synthesis/evaluate.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=30,
     shell:
         "mrisynth evaluate-synthesis --results {RESULTS} --threads {threads} --no-progress "
