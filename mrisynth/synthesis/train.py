@@ -73,6 +73,7 @@ class Validator:
                 writer = csv.DictWriter(fh, fieldnames=["step", "psnr", "ssim"])
                 writer.writeheader()
                 writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+            plot_curve(rows, self.out / "train" / "validation.png", f"{self.name}: validation on {len(self.val)} subject(s)")
             if row[self.select_by] > best_before:
                 self.save_best(model, step, row)
             save_slices(preview[0], preview[1], folder / f"step-{step:07d}.png", f"{self.name} step {step}: "
@@ -87,6 +88,26 @@ class Validator:
                 "multiple": self.inference.multiple, "step": step, "val_psnr": row["psnr"], "val_ssim": row["ssim"]}
         with atomic_path(self.out / "best.pt") as tmp:
             torch.save(ckpt, tmp)
+
+
+def plot_curve(rows: list[dict], path: Path, title: str) -> None:
+    """Validation PSNR and SSIM against the training step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    a.plot(steps, [r["psnr"] for r in rows], "o-")
+    a.set(xlabel="step", ylabel="PSNR (dB)")
+    b.plot(steps, [r["ssim"] for r in rows], "o-")
+    b.set(xlabel="step", ylabel="SSIM")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
 
 
 def save_slices(v: dict, pet: np.ndarray, path: Path, title: str) -> None:

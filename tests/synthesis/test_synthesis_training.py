@@ -59,6 +59,7 @@ def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tm
     top = max(rows, key=lambda r: r["ssim"])
     assert best["step"] == top["step"] and best["val_ssim"] == pytest.approx(top["ssim"])
     assert best["mapping"]["pet_high"] > 0 and len(list((out / "train" / "samples").glob("*.png"))) == 2
+    assert (out / "train" / "validation.png").exists()
 
     split = results / "splits" / "fold-0.json"
     rows = impute_fold(cfg, "cyclegan", results, manifest, split, out / "best.pt", paths.imputed_dir(results, "cyclegan", 0),

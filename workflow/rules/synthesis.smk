@@ -32,7 +32,7 @@ def synthesis_inputs(kind):
 
 
 wildcard_constraints:
-    model="|".join(SYNTH_MODELS) or "none",
+    synth_model="|".join(SYNTH_MODELS) or "none",
 
 
 rule train_synthesis:
@@ -45,40 +45,40 @@ rule train_synthesis:
         pet=synthesis_inputs("pet"),
         config=CONFIGFILES,
     output:
-        f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/best.pt",
+        f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/best.pt",
     log:
-        f"{RESULTS}/logs/synthesis/train_{{model}}_fold-{{fold}}.log",
+        f"{RESULTS}/logs/synthesis/train_{{synth_model}}_fold-{{fold}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/synthesis/train_{{model}}_fold-{{fold}}.tsv"
+        f"{RESULTS}/benchmarks/synthesis/train_{{synth_model}}_fold-{{fold}}.tsv"
     threads: 2
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
     shell:
-        "mrisynth train-synthesis --model {wildcards.model} --fold {wildcards.fold} --results {RESULTS} "
+        "mrisynth train-synthesis --model {wildcards.synth_model} --fold {wildcards.fold} --results {RESULTS} "
         "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
 
 
 rule impute:
     """Synthetic PET for every PET-less subject of the fold and every test subject."""
     input:
-        checkpoint=f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/best.pt",
+        checkpoint=f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/best.pt",
         split=f"{RESULTS}/splits/fold-{{fold}}.json",
         manifest=f"{RESULTS}/manifest/manifest.csv",
         t1=synthesis_inputs("t1"),
     output:
-        table=f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/imputed.tsv",
-        folder=directory(f"{RESULTS}/synthesis/{{model}}/fold-{{fold}}/imputed"),
+        table=f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/imputed.tsv",
+        folder=directory(f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/imputed"),
     log:
-        f"{RESULTS}/logs/synthesis/impute_{{model}}_fold-{{fold}}.log",
+        f"{RESULTS}/logs/synthesis/impute_{{synth_model}}_fold-{{fold}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/synthesis/impute_{{model}}_fold-{{fold}}.tsv"
+        f"{RESULTS}/benchmarks/synthesis/impute_{{synth_model}}_fold-{{fold}}.tsv"
     threads: 2
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=20,
     shell:
-        "mrisynth impute --model {wildcards.model} --fold {wildcards.fold} --results {RESULTS} "
+        "mrisynth impute --model {wildcards.synth_model} --fold {wildcards.fold} --results {RESULTS} "
         "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
 
 
