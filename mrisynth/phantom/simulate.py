@@ -104,14 +104,11 @@ def to_int16_image(data: np.ndarray, affine: np.ndarray, description: str) -> ni
     return img
 
 
-def simulate_subject(spec: SubjectSpec, phantom: dict, seed: int, work: TemplateSpace) -> SimulatedSubject:
-    """Simulate one subject deterministically from ``(seed, spec.index)``."""
-    rng = np.random.default_rng([seed, spec.index, 1])
+def _template_images(spec: SubjectSpec, phantom: dict, site: dict, work: TemplateSpace, rng) -> tuple:
+    """Step 1: the subject's MRI intensities and FDG uptake in template space, with their latents."""
     anat, atro, pet_cfg = phantom["anatomy"], phantom["atrophy"], phantom["pet"]
-    site = site_config(phantom, spec.site)
     years = max(spec.age - atro["reference_age"], 0.0)
-
-    # 1. template space: atrophy and uptake
+    # clipped so that an unlucky draw can neither create much tissue nor remove all of it
     regional_loss = {
         name: float(np.clip(atro["max_gm_loss"] * spec.severity + anat["regional_gm_sd"] * rng.standard_normal(), -0.3, 0.9))
         for name in atro["regions"]
@@ -119,7 +116,7 @@ def simulate_subject(spec: SubjectSpec, phantom: dict, seed: int, work: Template
     gm_loss = _region_sum(work, regional_loss) + np.float32(atro["age_gm_loss_per_year"] * years)
     gm, csf = _tissue(work, np.clip(gm_loss, -0.5, 0.95))
     contrast = site["contrast"]
-    mri_t = work.t1_residual + contrast["gm"] * gm + contrast["wm"] * work.wm + contrast["csf"] * csf
+    mri = work.t1_residual + contrast["gm"] * gm + contrast["wm"] * work.wm + contrast["csf"] * csf
 
     hypo = {
         name: float(np.clip(pet_cfg["max_hypometabolism"] * spec.severity + pet_cfg["hypometabolism_sd"] * rng.standard_normal(), -0.1, 0.8))
@@ -127,45 +124,61 @@ def simulate_subject(spec: SubjectSpec, phantom: dict, seed: int, work: Template
     }
     uptake = pet_cfg["uptake"]
     variability = smooth_field(random_coefficients(rng, pet_cfg["variability_modes"])[0], work.shape)
-    pet_t = (uptake["gm"] * gm + uptake["wm"] * work.wm + uptake["csf"] * csf) * np.clip(1.0 - _region_sum(work, hypo), 0.05, None)
-    pet_t *= np.clip(1.0 + np.float32(pet_cfg["variability"]) * variability, 0.5, 1.5)
+    pet = (uptake["gm"] * gm + uptake["wm"] * work.wm + uptake["csf"] * csf) * np.clip(1.0 - _region_sum(work, hypo), 0.05, None)
+    pet *= np.clip(1.0 + np.float32(pet_cfg["variability"]) * variability, 0.5, 1.5)
+    latents = {
+        "severity": spec.severity,
+        **{f"gm_loss_{k}": round(v, 4) for k, v in regional_loss.items()},
+        **{f"hypometabolism_{k}": round(v, 4) for k, v in hypo.items()},
+    }
+    return mri, pet, gm, latents
 
-    # 2. subject space
+
+def _mri_scan(subject_mri: np.ndarray, phantom: dict, site: dict, work: TemplateSpace, pose: Pose, rng, label: str) -> nib.Nifti1Image:
+    """Step 3, T1: the site's grid and pose, a smooth bias field, Rician noise, int16."""
+    affine, shape = scanner_grid(site["t1_orientation"], site["t1_spacing_mm"], phantom["mri"]["fov_mm"], FOV_CENTRE_MM)
+    t1 = _resample(subject_mri, _scanner_to_work(work, pose, affine), shape)
+    t1 *= np.exp(np.float32(site["bias"]) * smooth_field(random_coefficients(rng, 3)[0], shape))
+    sigma = np.float32(site["noise"] * site["contrast"]["wm"])
+    real = t1 + sigma * rng.standard_normal(shape, dtype=np.float32)
+    imag = sigma * rng.standard_normal(shape, dtype=np.float32)
+    t1 = np.sqrt(real * real + imag * imag) * np.float32(phantom["mri"]["scale"])
+    return to_int16_image(t1, affine, f"mrisynth phantom T1w {label}")
+
+
+def _pet_scan(subject_pet: np.ndarray, phantom: dict, site: dict, work: TemplateSpace, pose: Pose, rng, label: str) -> tuple[nib.Nifti1Image, float]:
+    """Step 3, PET: its own grid and pose, the site's PSF, signal-dependent noise, SUV scale, int16."""
+    pet_cfg = phantom["pet"]
+    affine, shape = scanner_grid(site["pet_orientation"], pet_cfg["spacing_mm"], pet_cfg["fov_mm"], FOV_CENTRE_MM)
+    pet = _resample(subject_pet, _scanner_to_work(work, pose, affine), shape)
+    pet = ndi.gaussian_filter(pet, site["pet_fwhm_mm"] * FWHM_TO_SIGMA / np.asarray(pet_cfg["spacing_mm"], float), mode="constant")
+    noise_sd = np.float32(pet_cfg["noise"]) * np.sqrt(np.clip(pet, 0.0, None) * np.float32(pet_cfg["uptake"]["gm"]))
+    pet = pet + noise_sd * rng.standard_normal(shape, dtype=np.float32)
+    suv_scale = float(pet_cfg["suv_mean"] * np.exp(pet_cfg["suv_sd"] * rng.standard_normal()))
+    pet = np.clip(pet, 0.0, None) * np.float32(suv_scale)
+    return to_int16_image(pet, affine, f"mrisynth phantom FDG-PET SUV {label}"), suv_scale
+
+
+def simulate_subject(spec: SubjectSpec, phantom: dict, seed: int, work: TemplateSpace) -> SimulatedSubject:
+    """Simulate one subject deterministically from ``(seed, spec.index)`` (steps in the module doc)."""
+    rng = np.random.default_rng([seed, spec.index, 1])
+    site = site_config(phantom, spec.site)
+    mri_t, pet_t, gm, latents = _template_images(spec, phantom, site, work, rng)
+
+    # 2. subject space: one map for both modalities
+    atro = phantom["atrophy"]
+    years = max(spec.age - atro["reference_age"], 0.0)
     ventricle_mm = float(atro["ventricle_severity_mm"] * spec.severity + atro["ventricle_age_mm_per_year"] * years)
     template_mm = _subject_positions(work, rng, phantom, ventricle_mm)
     to_template = work.mm_to_voxel(template_mm)
     mri_s, pet_s = (ndi.map_coordinates(img, to_template, order=1, mode="constant", cval=0.0, output=np.float32) for img in (mri_t, pet_t))
 
-    # 3. scanner space
+    # 3. scanner space: head size shared, pose per scan
+    anat, pose_cfg = phantom["anatomy"], phantom["pose"]
     scale = (1.0 + anat["head_scale_sd"] * rng.standard_normal()) * (anat["male_head_scale"] if spec.sex == "M" else 1.0)
-    pose_cfg = phantom["pose"]
     poses = {m: random_pose(rng, pose_cfg["max_rotation_deg"], pose_cfg["max_translation_mm"], scale) for m in ("t1w", "pet")}
-
-    mri_cfg = phantom["mri"]
-    affine, shape = scanner_grid(site["t1_orientation"], site["t1_spacing_mm"], mri_cfg["fov_mm"], FOV_CENTRE_MM)
-    t1 = _resample(mri_s, _scanner_to_work(work, poses["t1w"], affine), shape)
-    t1 *= np.exp(np.float32(site["bias"]) * smooth_field(random_coefficients(rng, 3)[0], shape))
-    sigma = np.float32(site["noise"] * contrast["wm"])
-    real = t1 + sigma * rng.standard_normal(shape, dtype=np.float32)
-    imag = sigma * rng.standard_normal(shape, dtype=np.float32)
-    t1 = np.sqrt(real * real + imag * imag) * np.float32(mri_cfg["scale"])
-    t1w = to_int16_image(t1, affine, f"mrisynth phantom T1w site {spec.site}")
-
-    p_affine, p_shape = scanner_grid(site["pet_orientation"], pet_cfg["spacing_mm"], pet_cfg["fov_mm"], FOV_CENTRE_MM)
-    pet = _resample(pet_s, _scanner_to_work(work, poses["pet"], p_affine), p_shape)
-    pet = ndi.gaussian_filter(pet, site["pet_fwhm_mm"] * FWHM_TO_SIGMA / np.asarray(pet_cfg["spacing_mm"], float), mode="constant")
-    noise_sd = np.float32(pet_cfg["noise"]) * np.sqrt(np.clip(pet, 0.0, None) * np.float32(uptake["gm"]))
-    pet = pet + noise_sd * rng.standard_normal(p_shape, dtype=np.float32)
-    suv_scale = float(pet_cfg["suv_mean"] * np.exp(pet_cfg["suv_sd"] * rng.standard_normal()))
-    pet = np.clip(pet, 0.0, None) * np.float32(suv_scale)
-    pet_img = to_int16_image(pet, p_affine, f"mrisynth phantom FDG-PET SUV site {spec.site}")
-
-    latents = {
-        "severity": spec.severity,
-        **{f"gm_loss_{k}": round(v, 4) for k, v in regional_loss.items()},
-        "ventricle_mm": round(ventricle_mm, 4),
-        **{f"hypometabolism_{k}": round(v, 4) for k, v in hypo.items()},
-        "head_scale": round(scale, 4),
-        "suv_scale": round(suv_scale, 4),
-    }
-    return SimulatedSubject(spec, t1w, pet_img, latents, gm, template_mm, work, poses)
+    label = f"site {spec.site}"
+    t1w = _mri_scan(mri_s, phantom, site, work, poses["t1w"], rng, label)
+    pet, suv_scale = _pet_scan(pet_s, phantom, site, work, poses["pet"], rng, label)
+    latents.update(ventricle_mm=round(ventricle_mm, 4), head_scale=round(scale, 4), suv_scale=round(suv_scale, 4))
+    return SimulatedSubject(spec, t1w, pet, latents, gm, template_mm, work, poses)
