@@ -66,12 +66,14 @@ def job_stats(log: str) -> dict[str, int]:
 @pytest.mark.workflow
 @pytest.mark.slow
 def test_slurm_profile_groups_800_subjects_into_few_jobs(tmp_path):
-    """Dry run of the whole DAG through the SLURM profile: the per-subject preprocessing of 800 subjects
-    goes out as ceil(800 / 50) group jobs, so the cohort is ~100 SLURM jobs, not ~900."""
+    """Dry run of configs/full.yaml through the SLURM profile on 800 subjects (zero-byte images): the
+    per-subject preprocessing goes out as ceil(800 / 50) group jobs, so the cohort is a few hundred SLURM
+    jobs at most, not one per subject and step."""
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="the SLURM profile needs the `slurm` extra")
     n = 800
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"cohort": "manifest", "manifest": str(fake_cohort(tmp_path / "data", n))}))
+    full = yaml.safe_load((ROOT / "configs" / "full.yaml").read_text())
+    config.write_text(yaml.safe_dump({**full, "manifest": str(fake_cohort(tmp_path / "data", n))}))
     run = subprocess.run(
         [str(SNAKEMAKE), "-n", "--profile", str(ROOT / "workflow/profiles/slurm"), "--configfile", str(config),
          "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path / "run")],
