@@ -6,6 +6,8 @@ G(., x), and G can be learned by matching JOINT distributions: a discriminator D
 (X, Y) from (X, G(eta, X)), with the same X in both. If the joints match, G(eta, x) ~ Y | X = x for almost
 every x. Any f-divergence of :mod:`mrisynth.zoo.losses.fdiv` can be used (GCDS uses KL; JS is the
 default here because it trains more steadily with small MLPs). eta is Gaussian (any continuous law works).
+The defaults (Adam beta1 = 0, 1200 steps of batch 256 with an EMA of G, decay 0.99, in the trainer) recover
+the tested 1D conditional laws; beta1 = 0.5 under-disperses the conditionals at the same budget.
 
 This is the theory under the 3D synthesis: imputing a subject's PET from their MRI is drawing from
 PET | MRI, and multiple imputation is drawing several eta for the same x.
@@ -32,13 +34,13 @@ class ConditionalSampler(AdversarialModel):
         x_dim: int = 1,
         y_dim: int = 1,
         noise_dim: int = 4,
-        hidden: int = 64,
+        hidden: int = 32,
         depth: int = 3,
         divergence: str = "js",
         generator_objective: str = "alternative",
-        lr_g: float = 1e-3,
-        lr_d: float = 1e-3,
-        betas: tuple[float, float] = (0.5, 0.999),
+        lr_g: float = 2e-3,
+        lr_d: float = 2e-3,
+        betas: tuple[float, float] = (0.0, 0.999),
         n_critic: int = 1,
         seed: int | None = None,
     ):

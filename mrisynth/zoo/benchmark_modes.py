@@ -1,0 +1,445 @@
+"""Mode-collapse benchmark: the seed's "Different GANs" table, measured on 2D Gaussian mixtures.
+
+Data: a ring of 8 Gaussians (radius 2, sd 0.02) and a 5 x 5 grid of 25 Gaussians (spacing 2, sd 0.05),
+the standard benchmarks of the unrolled GAN, VEEGAN and PacGAN papers. Every model uses the same small
+MLPs (G: latent 2 -> 3 x 128 ReLU -> 2; D: 2 -> 3 x 128 LeakyReLU -> 1), Adam, batch 256, the same number of
+GENERATOR updates (a model with n_critic = 5 gets 5 x as many critic steps), the one trainer.
+
+Per run, from 2500 samples of the final generator (and, for convergence, also at 75% of training):
+
+* high-quality (HQ) sample: within 3 sd (Euclidean) of its nearest mode centre (98.9% of real samples);
+* modes captured: modes holding at least 20% of their expected share (0.2 N / K) of HQ samples;
+* reverse KL of the mode histogram: KL(q || uniform) with q the modes of the HQ samples (0 = all modes
+  equally covered; log K = one mode);
+* converged: all modes captured and HQ share >= 0.5 both at 75% and at 100% of training.
+
+Over seeds: the mean of each and its sd (stability). ``python -m mrisynth.zoo.benchmark_modes --help``.
+The part-1 models (GAN, LSGAN, WGAN, WGAN-GP, DRAGAN, BEGAN) are built by name from the registry and
+given the same MLPs (``on_mlps``); the f-GANs and remedies are :mod:`mrisynth.zoo.models.fgan` and friends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+N_EVAL = 2500
+HQ_SIGMAS = 3.0
+CAPTURE_SHARE = 0.2
+
+
+# ----------------------------------------------------------------------------------------- data
+@dataclasses.dataclass(frozen=True)
+class Mixture:
+    name: str
+    centers: np.ndarray  # (K, 2)
+    sd: float
+
+    @property
+    def k(self) -> int:
+        return len(self.centers)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        idx = rng.integers(self.k, size=n)
+        return (self.centers[idx] + self.sd * rng.standard_normal((n, 2))).astype(np.float32)
+
+
+def ring(k: int = 8, radius: float = 2.0, sd: float = 0.02) -> Mixture:
+    angles = 2 * np.pi * np.arange(k) / k
+    return Mixture("ring8", radius * np.stack([np.cos(angles), np.sin(angles)], 1), sd)
+
+
+def grid(side: int = 5, spacing: float = 2.0, sd: float = 0.05) -> Mixture:
+    axis = spacing * (np.arange(side) - (side - 1) / 2)
+    return Mixture("grid25", np.array([(a, b) for a in axis for b in axis]), sd)
+
+
+DATASETS = {"ring8": ring, "grid25": grid}
+
+
+# ----------------------------------------------------------------------------------------- metrics
+def mode_metrics(samples: np.ndarray, mixture: Mixture) -> dict[str, float]:
+    """Modes captured, HQ share and reverse KL of the HQ mode histogram (see the module docstring)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    finite = np.isfinite(samples).all(1)
+    d = np.linalg.norm(samples[finite, None, :] - mixture.centers[None], axis=2)
+    nearest, dist = d.argmin(1), d.min(1)
+    hq = dist < HQ_SIGMAS * mixture.sd
+    counts = np.bincount(nearest[hq], minlength=mixture.k)
+    captured = int((counts >= CAPTURE_SHARE * len(samples) / mixture.k).sum())
+    if counts.sum():
+        q = counts / counts.sum()
+        rkl = float(np.sum(q[q > 0] * np.log(q[q > 0] * mixture.k)))
+    else:
+        rkl = math.log(mixture.k)  # nothing near any mode: as bad as one mode
+    return {"modes": captured, "hq_share": float(hq.sum() / len(samples)), "reverse_kl": rkl}
+
+
+def converged(m: dict[str, float], k: int) -> bool:
+    return m["modes"] == k and m["hq_share"] >= 0.5
+
+
+# ----------------------------------------------------------------------------------------- models
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    label: str  # row name in the table
+    registry: str  # name in mrisynth.zoo.registry
+    cfg: dict  # config for build(); the mixture's K is filled in where a model needs it
+    mlp_swap: str = ""  # "gan" or "began": a part-1 model that gets the benchmark's MLPs
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What every run shares."""
+
+    g_updates: int = 2000
+    hidden: int = 64
+    depth: int = 3
+    latent: int = 2
+    lr: float = 1e-3
+    batch_size: int = 256
+
+
+SPECS = [
+    Spec("GAN (minimax)", "gan", {"loss": "minimax"}, "gan"),
+    Spec("GAN (NS)", "gan", {"loss": "non_saturating"}, "gan"),
+    Spec("LSGAN", "lsgan", {}, "gan"),
+    Spec("WGAN", "wgan", {}, "gan"),
+    Spec("WGAN-GP", "wgan-gp", {}, "gan"),
+    Spec("DRAGAN", "dragan", {}, "gan"),
+    Spec("BEGAN", "began", {}, "began"),
+    *[Spec(f"f-GAN {d}", "fgan", {"divergence": d}) for d in ("kl", "reverse_kl", "js", "pearson", "hellinger", "tv")],
+    Spec("Unrolled GAN (k=5)", "unrolled-gan", {"unroll_steps": 5}),
+    Spec("Minibatch discrimination", "fgan", {"divergence": "gan", "minibatch_features": 5}),
+    Spec("Minibatch stddev", "fgan", {"divergence": "gan", "minibatch_stddev": True}),
+    Spec("Feature matching", "fgan", {"divergence": "gan", "feature_matching": True}),
+    Spec("PacGAN (pack=4)", "fgan", {"divergence": "gan", "pack": 4}),
+    Spec("InfoGAN (K codes)", "infogan", {"n_categories": None}),
+    Spec("cGAN (mode label)", "gcds", {}),
+]
+
+
+def build_model(spec: Spec, mixture: Mixture, seed: int, setup: Setup = Setup()):
+    import torch
+
+    from mrisynth.zoo.registry import build
+
+    cfg = dict(spec.cfg)
+    if spec.registry == "gcds":  # a class-conditional GAN: x = one-hot mode label, y = the point
+        cfg.update(x_dim=mixture.k, y_dim=2, noise_dim=setup.latent, hidden=setup.hidden, depth=setup.depth, lr_g=setup.lr, lr_d=setup.lr, divergence="gan")
+    elif spec.mlp_swap:
+        cfg.update(latent_dim=setup.latent, seed=seed)
+        cfg.update({"lr": setup.lr} if spec.mlp_swap == "began" else {"lr_g": setup.lr, "lr_d": setup.lr})
+        model = build(spec.registry, **cfg)
+        return on_mlps(model, setup, autoencoder=spec.mlp_swap == "began")
+    else:
+        cfg.update(data_dim=2, latent_dim=setup.latent, hidden=setup.hidden, depth=setup.depth, lr_g=setup.lr, lr_d=setup.lr)
+        if cfg.get("n_categories", 0) is None:
+            cfg["n_categories"] = mixture.k
+    torch.manual_seed(seed)
+    return build(spec.registry, seed=seed, **cfg)
+
+
+def on_mlps(model, setup: Setup, autoencoder: bool = False):
+    """Give a registry model the benchmark's MLPs in place of its image nets; its optimizers are rebuilt
+    with the same class and hyper-parameters."""
+    from mrisynth.zoo.nets.mlp import MLPDiscriminator, mlp
+
+    h, d = setup.hidden, setup.depth
+    nets = {"G": mlp(model.latent_dim, 2, h, d, slope=0.0)}
+    nets["D"] = mlp(2, 2, h, d) if autoencoder else MLPDiscriminator(2, h, d)
+    for name, net in nets.items():
+        opt = model.optimizers[name]
+        model.nets[name] = net
+        model.optimizers[name] = type(opt)(net.parameters(), **opt.defaults)
+    return model
+
+
+def generate(model, spec: Spec, mixture: Mixture, n: int, seed: int) -> np.ndarray:
+    import torch
+
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    model.eval()
+    if spec.registry == "gcds":
+        labels = torch.randint(mixture.k, (n,), generator=gen)
+        out = model.sample(n, generator=gen, x=torch.nn.functional.one_hot(labels, mixture.k).float())
+    else:
+        out = model.sample(n, generator=gen)
+    model.train()
+    return out.detach().float().numpy()
+
+
+# ----------------------------------------------------------------------------------------- one run
+def run_one(spec: Spec, dataset: str, seed: int, setup: Setup = Setup()) -> dict:
+    """Train one model on one dataset with one seed; metrics at 75% and 100% and the final samples."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from mrisynth.zoo.train import TrainConfig, Trainer
+
+    torch.set_num_threads(1)
+    mixture = DATASETS[dataset]()
+    rng = np.random.default_rng(seed)
+    batch_size = setup.batch_size
+    data = mixture.sample(max(20 * batch_size, 8192), rng)
+    model = build_model(spec, mixture, seed, setup)
+    n_critic = getattr(model, "n_critic", 1)
+    if spec.registry == "gcds":
+        labels = np.linalg.norm(data[:, None] - mixture.centers[None], axis=2).argmin(1)
+        tensors = (torch.nn.functional.one_hot(torch.tensor(labels), mixture.k).float(), torch.tensor(data))
+    else:
+        tensors = (torch.tensor(data),)
+    trainer = Trainer(model, TensorDataset(*tensors), TrainConfig(steps=0, batch_size=batch_size, seed=seed, progress=False))
+    t0 = time.perf_counter()
+    result = {"model": spec.label, "dataset": dataset, "seed": seed, "k": mixture.k, "finite": True}
+    for tag, frac in (("late", 0.75), ("final", 1.0)):
+        trainer.config.steps = int(round(frac * setup.g_updates)) * n_critic
+        try:
+            trainer.fit()
+            samples = generate(model, spec, mixture, N_EVAL, seed)
+        except FloatingPointError:
+            result["finite"] = False
+            samples = np.full((N_EVAL, 2), np.nan, dtype=np.float32)
+        result[tag] = mode_metrics(samples, mixture)
+        if not result["finite"]:
+            result["final"] = result[tag]
+            break
+    result["seconds"] = time.perf_counter() - t0
+    result["converged"] = bool(result["finite"] and converged(result["late"], mixture.k) and converged(result["final"], mixture.k))
+    result["samples"] = np.round(samples[:500], 3).tolist()
+    return result
+
+
+def _run_job(job):
+    return run_one(*job)
+
+
+# ----------------------------------------------------------------------------------------- table
+SEED_TABLE = {  # the seed's "Different GANs" table: Stability, Mode Collapse, Convergence, Sample Quality
+    "GAN": ("Low", "High", "Unstable", "Medium"),
+    "LSGAN": ("Medium", "Medium", "More stable", "Medium"),
+    "WGAN": ("High", "Low", "More stable", "High"),
+    "WGAN-GP": ("Very High", "Very Low", "Very stable", "Very High"),
+    "cGAN": ("Medium", "Medium", "Stable", "High"),
+}
+SEED_ROW = {"GAN (minimax)": "GAN", "GAN (NS)": "GAN", "LSGAN": "LSGAN", "WGAN": "WGAN", "WGAN-GP": "WGAN-GP", "cGAN (mode label)": "cGAN"}
+LEVEL = {"Very Low": 0, "Low": 1, "Medium": 2, "High": 3, "Very High": 4, "Unstable": 0, "More stable": 1, "Stable": 1.5, "Very stable": 2}
+BASELINE = "GAN (NS)"
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """One row per (model, dataset): means and sds over seeds."""
+    rows = []
+    keys = sorted({(r["model"], r["dataset"]) for r in results}, key=lambda t: ([s.label for s in SPECS].index(t[0]), t[1]))
+    for model, dataset in keys:
+        rs = [r for r in results if r["model"] == model and r["dataset"] == dataset]
+        get = lambda f: np.array([r["final"][f] for r in rs], dtype=float)  # noqa: E731
+        rows.append(
+            {
+                "model": model,
+                "dataset": dataset,
+                "k": rs[0]["k"],
+                "seeds": len(rs),
+                "modes_mean": get("modes").mean(),
+                "modes_sd": get("modes").std(ddof=1) if len(rs) > 1 else 0.0,
+                "hq_mean": get("hq_share").mean(),
+                "hq_sd": get("hq_share").std(ddof=1) if len(rs) > 1 else 0.0,
+                "rkl_mean": get("reverse_kl").mean(),
+                "rkl_sd": get("reverse_kl").std(ddof=1) if len(rs) > 1 else 0.0,
+                "converged": int(sum(r["converged"] for r in rs)),
+                "diverged": int(sum(not r["finite"] for r in rs)),
+                "seconds": float(np.mean([r["seconds"] for r in rs])),
+            }
+        )
+    return rows
+
+
+def _score(rows: list[dict], model: str) -> dict[str, float] | None:
+    """Dataset-averaged measures on the scale of the seed's words (higher = better)."""
+    mine = [r for r in rows if r["model"] == model]
+    if not mine:
+        return None
+    return {
+        "stability": -np.mean([r["modes_sd"] / r["k"] + r["hq_sd"] for r in mine]),  # less spread = more stable
+        "mode_coverage": np.mean([r["modes_mean"] / r["k"] for r in mine]),  # the opposite of mode collapse
+        "convergence": np.mean([r["converged"] / r["seeds"] for r in mine]),
+        "quality": np.mean([r["hq_mean"] for r in mine]),
+    }
+
+
+def verdict(rows: list[dict], model: str) -> str:
+    """One sentence: does the seed's ordering against the GAN baseline hold for ``model``?"""
+    seed_row = SEED_ROW.get(model)
+    me, base = _score(rows, model), _score(rows, BASELINE)
+    if seed_row is None or me is None or base is None:
+        return "Not in the seed's table." if seed_row is None else "Not measured."
+    if seed_row == "GAN":
+        claims = [
+            ("mode collapse is high", me["mode_coverage"] < 0.9),
+            ("convergence is unstable", me["convergence"] < 0.8),
+        ]
+    else:
+        words, gan_words = SEED_TABLE[seed_row], SEED_TABLE["GAN"]
+        claims = []
+        for i, (name, sign) in enumerate((("stability", 1), ("mode_coverage", -1), ("convergence", 1), ("quality", 1))):
+            diff = sign * (LEVEL[words[i]] - LEVEL[gan_words[i]])
+            if diff == 0:
+                continue
+            better = me[name] > base[name] + 1e-9
+            label = {"stability": "more stable", "mode_coverage": "less mode collapse", "convergence": "converges more often", "quality": "better samples"}[name]
+            if diff < 0:
+                label = label.replace("more", "less").replace("less mode", "more mode").replace("better", "worse")
+            claims.append((f"{label} than GAN", better == (diff > 0)))
+    held = [c for c, ok in claims if ok]
+    failed = [c for c, ok in claims if not ok]
+    parts = []
+    if held:
+        parts.append("held: " + ", ".join(held))
+    if failed:
+        parts.append("did not hold: " + ", ".join(failed))
+    return ("Seed's claim " + "; ".join(parts) + ".") if parts else "No claim that differs from GAN."
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [
+        "# Different GANs, measured (ring of 8 and grid of 25 Gaussians)",
+        "",
+        f"{meta['seeds']} seeds, {meta['g_updates']} generator updates, batch {meta['batch_size']}, "
+        f"MLPs {meta['depth']} x {meta['hidden']}, Adam lr {meta['lr']:g}; "
+        f"{meta['run_minutes_total']:.0f} process-minutes of training in all. Modes: captured of K; HQ: share "
+        f"within 3 sd of a mode; rKL: reverse KL of the mode histogram (0 best); conv.: seeds converged. "
+        f"Mean +- sd over seeds (the sd is the stability). Baseline for the verdicts: {BASELINE}.",
+        "",
+        "| model | seed's words (stab. / collapse / conv. / quality) | ring8 modes | ring8 HQ | ring8 rKL | ring8 conv. "
+        "| grid25 modes | grid25 HQ | grid25 rKL | grid25 conv. | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        words = " / ".join(SEED_TABLE[SEED_ROW[model]]) if model in SEED_ROW else "-"
+        cells = []
+        for ds in DATASETS:
+            r = next((r for r in rows if r["model"] == model and r["dataset"] == ds), None)
+            if r is None:
+                cells += ["-"] * 4
+                continue
+            cells += [
+                f"{r['modes_mean']:.1f} +- {r['modes_sd']:.1f}",
+                f"{r['hq_mean']:.2f} +- {r['hq_sd']:.2f}",
+                f"{r['rkl_mean']:.2f} +- {r['rkl_sd']:.2f}",
+                f"{r['converged']}/{r['seeds']}" + (f" ({r['diverged']} NaN)" if r["diverged"] else ""),
+            ]
+        lines.append(f"| {model} | {words} | " + " | ".join(cells) + f" | {verdict(rows, model)} |")
+    lines += ["", "StyleGAN (in the seed's table) is not measured: it is an image architecture, not a loss."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_samples(results: list[dict], out_png: Path, dataset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrisynth.io.atomic import atomic_path
+
+    runs = [r for r in results if r["dataset"] == dataset and r["seed"] == min(x["seed"] for x in results)]
+    runs.sort(key=lambda r: [s.label for s in SPECS].index(r["model"]))
+    cols = 5
+    rows = math.ceil(len(runs) / cols)
+    mixture = DATASETS[dataset]()
+    lim = np.abs(mixture.centers).max() + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, r in zip(axes.ravel(), runs):
+        s = np.array(r["samples"])
+        ax.scatter(mixture.centers[:, 0], mixture.centers[:, 1], s=12, c="tab:red", marker="x")
+        ax.scatter(s[:, 0], s[:, 1], s=1, c="tab:blue", alpha=0.5)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+        ax.set_title(f"{r['model']}\nmodes {r['final']['modes']}/{r['k']}", fontsize=7)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def benchmark(out_dir: Path, seeds: int = 5, setup: Setup = Setup(), workers: int = 2, models: list[str] | None = None, datasets: list[str] | None = None, progress: bool = True) -> list[dict]:
+    """Run every (model, dataset, seed) job and write the table. Each finished run is appended to
+    ``runs.jsonl`` (a progress log): a rerun with the same set-up skips the runs already there."""
+    from tqdm.auto import tqdm
+
+    specs = [s for s in SPECS if models is None or s.label in models]
+    datasets = datasets or list(DATASETS)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "runs.jsonl"
+    setup_dict = dataclasses.asdict(setup)
+    done = {}
+    if log_path.exists():
+        for line in log_path.read_text().splitlines():
+            r = json.loads(line)
+            if r["setup"] == setup_dict:
+                done[(r["model"], r["dataset"], r["seed"])] = r
+    jobs = [(s, d, seed, setup) for s in specs for d in datasets for seed in range(seeds) if (s.label, d, seed) not in done]
+    jobs.sort(key=lambda j: j[0].registry not in ("wgan-gp", "unrolled-gan", "wgan", "dragan"))  # long runs first
+    t0 = time.perf_counter()
+    with open(log_path, "a") as log, tqdm(total=len(jobs), disable=not progress, desc="mode benchmark") as bar:
+
+        def record(r):
+            r["setup"] = setup_dict
+            done[(r["model"], r["dataset"], r["seed"])] = r
+            log.write(json.dumps(r) + "\n")
+            log.flush()
+            bar.update(1)
+
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for fut in as_completed([pool.submit(_run_job, j) for j in jobs]):
+                    record(fut.result())
+        else:
+            for j in jobs:
+                record(_run_job(j))
+    wanted = {(s.label, d, seed) for s in specs for d in datasets for seed in range(seeds)}
+    results = [r for key, r in done.items() if key in wanted]
+    meta = {"seeds": seeds, "workers": workers, "minutes_this_call": (time.perf_counter() - t0) / 60, **setup_dict}
+    meta["run_minutes_total"] = sum(r["seconds"] for r in results) / 60
+    return write_outputs(out_dir, results, meta)
+
+
+def write_outputs(out_dir: Path, results: list[dict], meta: dict) -> list[dict]:
+    from mrisynth.io.atomic import write_text
+
+    rows = summarize(results)
+    datasets = sorted({r["dataset"] for r in results}, key=list(DATASETS).index)
+    write_text(out_dir / "table.json", json.dumps({"meta": meta, "rows": rows}, indent=1))
+    write_text(out_dir / "table.md", markdown(rows, meta))
+    for d in datasets:
+        plot_samples(results, out_dir / f"samples_{d}.png", d)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mrisynth.zoo.benchmark_modes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="results/zoo/modes", help="output folder: table.md, table.json, runs.json, samples_<dataset>.png")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per model and dataset (the sd over them is the stability)")
+    parser.add_argument("--g-updates", type=int, default=Setup.g_updates, help="generator updates per run (critic steps = n_critic x this)")
+    parser.add_argument("--hidden", type=int, default=Setup.hidden, help="width of every MLP layer")
+    parser.add_argument("--lr", type=float, default=Setup.lr, help="learning rate of both players")
+    parser.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each")
+    parser.add_argument("--models", nargs="*", help=f"subset of rows (default all): {[s.label for s in SPECS]}")
+    parser.add_argument("--datasets", nargs="*", choices=list(DATASETS), help="subset of datasets (default both)")
+    args = parser.parse_args(argv)
+    setup = Setup(g_updates=args.g_updates, hidden=args.hidden, lr=args.lr)
+    benchmark(Path(args.out), args.seeds, setup, args.workers, args.models, args.datasets)
+    print((Path(args.out) / "table.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The mode-collapse benchmark: exact metrics on constructed samples, the verdict logic, and one seed of
+a few models at a tiny budget end to end (table, PNG, resumable run log)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mrisynth.zoo import benchmark_modes as B
+
+
+def test_mixtures():
+    ring, grid = B.ring(), B.grid()
+    assert ring.k == 8 and grid.k == 25
+    np.testing.assert_allclose(np.linalg.norm(ring.centers, axis=1), 2.0)
+    assert sorted(set(grid.centers[:, 0])) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+
+
+def test_mode_metrics_exact():
+    ring = B.ring()
+    three = np.repeat(ring.centers[:3], 100, axis=0)  # all samples on 3 of the 8 centres, equally
+    m = B.mode_metrics(three, ring)
+    assert m["modes"] == 3 and m["hq_share"] == 1.0
+    assert m["reverse_kl"] == pytest.approx(math.log(8 / 3))
+    off = three + 3.5 * ring.sd  # every sample just outside 3 sd: nothing is high quality
+    assert B.mode_metrics(off, ring) == {"modes": 0, "hq_share": 0.0, "reverse_kl": pytest.approx(math.log(8))}
+    real = B.mode_metrics(ring.sample(B.N_EVAL, np.random.default_rng(0)), ring)
+    assert real["modes"] == 8 and real["reverse_kl"] < 0.01
+    assert real["hq_share"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)  # P(chi_2 < 3) = 0.989
+    assert B.converged(real, 8) and not B.converged(m, 8)
+    nan = B.mode_metrics(np.full((10, 2), np.nan), ring)
+    assert nan["modes"] == 0 and nan["hq_share"] == 0.0
+
+
+def _row(model, modes, hq, conv, modes_sd=0.0):
+    return {"model": model, "dataset": "ring8", "k": 8, "seeds": 5, "modes_mean": modes, "modes_sd": modes_sd, "hq_mean": hq, "hq_sd": 0.0, "converged": conv}
+
+
+def test_verdicts_compare_with_the_gan_baseline():
+    rows = [_row("GAN (NS)", 3, 0.4, 0, modes_sd=2.0), _row("WGAN", 8, 0.2, 4), _row("GAN (minimax)", 8, 0.9, 5)]
+    v = B.verdict(rows, "WGAN")
+    assert "held: more stable than GAN, less mode collapse than GAN, converges more often than GAN" in v
+    assert "did not hold: better samples than GAN" in v
+    assert B.verdict(rows, "GAN (minimax)") == "Seed's claim did not hold: mode collapse is high, convergence is unstable."
+    assert B.verdict(rows, "LSGAN") == "Not measured."
+    assert B.verdict(rows, "PacGAN (pack=4)") == "Not in the seed's table."
+
+
+def test_one_seed_tiny_budget_end_to_end(tmp_path):
+    models = ["GAN (NS)", "BEGAN", "cGAN (mode label)"]  # a part-1 model on MLPs, the AE one, the conditional one
+    setup = B.Setup(g_updates=8, hidden=16, batch_size=64)
+    rows = B.benchmark(tmp_path, seeds=1, setup=setup, workers=1, models=models, datasets=["ring8"], progress=False)
+    assert [r["model"] for r in rows] == models
+    assert all(0 <= r["modes_mean"] <= 8 and 0 <= r["hq_mean"] <= 1 for r in rows)
+    table = (tmp_path / "table.md").read_text()
+    assert all(f"| {m} |" in table for m in models) and "Low / High / Unstable / Medium" in table
+    assert (tmp_path / "samples_ring8.png").stat().st_size > 1000
+    lines = (tmp_path / "runs.jsonl").read_text().splitlines()
+    assert len(lines) == len(models) and json.loads(lines[0])["setup"]["g_updates"] == 8
+    # a rerun with the same set-up trains nothing and gives the same table
+    B.benchmark(tmp_path, seeds=1, setup=setup, workers=1, models=models, datasets=["ring8"], progress=False)
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == len(models)
+    assert json.loads((tmp_path / "table.json").read_text())["rows"] == json.loads(json.dumps(rows))
