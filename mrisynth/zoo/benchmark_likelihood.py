@@ -124,7 +124,9 @@ def own_criterion(run: str, model, x: torch.Tensor) -> tuple[str, float]:
     return "NLL (nats per pixel)", -float(L.exact_log_likelihood(model, x).mean()) / N_DIMS
 
 
-def log_likelihood(run: str, model, x: torch.Tensor, train: torch.Tensor, ais_chains: int, ais_betas: int) -> list[tuple[str, torch.Tensor]]:
+def log_likelihood(
+    run: str, model, x: torch.Tensor, train: torch.Tensor, ais_chains: int, ais_betas: int, iwae_k: int = 1000
+) -> list[tuple[str, torch.Tensor]]:
     """[(kind, per-image log-likelihood or bound in nats)] for the models that have one."""
     g = torch.Generator().manual_seed(0)
     v, v_train = (x.flatten(1) + 1) / 2, (train.flatten(1) + 1) / 2
@@ -141,7 +143,7 @@ def log_likelihood(run: str, model, x: torch.Tensor, train: torch.Tensor, ais_ch
         z = L.ais_log_partition(**model.net.annealing_path(base), n_chains=ais_chains, n_betas=ais_betas, generator=g)
         return [("mean-field bound, log Z by AIS", L.dbm_log_likelihood_lower_bound(model.net, v, z.log_z, 30))]
     if run == "vae":
-        return [("ELBO", L.elbo(model.net, v, generator=g)), ("IWAE bound k=1000", L.iwae_bound(model.net, v, k=1000, generator=g))]
+        return [("ELBO", L.elbo(model.net, v, generator=g)), (f"IWAE bound k={iwae_k}", L.iwae_bound(model.net, v, k=iwae_k, generator=g))]
     if run.startswith("pixel"):
         return [("exact", L.exact_log_likelihood(model, x))]
     return []
@@ -191,7 +193,13 @@ def claim_sentence(run: str, precision_tier: str, recall_tier: str) -> str:
 
 # ----------------------------------------------------------------------------------- driver
 def evaluate(
-    run_dirs: dict[str, Path], classifier, grid_dir: Path, n_samples: int = 1000, ais_chains: int = 200, ais_betas: int = 10000
+    run_dirs: dict[str, Path],
+    classifier,
+    grid_dir: Path,
+    n_samples: int = 1000,
+    ais_chains: int = 200,
+    ais_betas: int = 10000,
+    iwae_k: int = 1000,
 ) -> tuple[list[dict], list[dict]]:
     """Table 1 and table 2 rows for the trained runs; writes ``grid_dir/<run>.png`` (10x10 samples)."""
     test, _ = binary_digits("test")
@@ -213,7 +221,7 @@ def evaluate(
         save_grid(samples[:100], Path(grid_dir) / f"{run}.png", nrow=10)
         parzen_ll, bw = parzen(samples, validation, test)
         row = {"model": run, "steps": info["steps"], "train_s": info["wall_s"], "criterion": criterion, "test_loss": value, "seed_test_loss": SEED_TEST_LOSS.get(run, "")}
-        for kind, ll in log_likelihood(run, model, test, fit_part, ais_chains, ais_betas) or [("none (no tractable likelihood)", None)]:
+        for kind, ll in log_likelihood(run, model, test, fit_part, ais_chains, ais_betas, iwae_k) or [("none (no tractable likelihood)", None)]:
             if ll is None:
                 t1.append(row | {"likelihood_kind": kind})
                 continue

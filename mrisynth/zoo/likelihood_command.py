@@ -26,7 +26,7 @@ def add_likelihood_parsers(sub) -> None:
     p.add_argument("--runs", nargs="+", required=True, help="run folders written by `mrisynth zoo likelihood-train`")
     p.add_argument("--classifier", required=True, help="classifier weights from `mrisynth zoo classifier`")
     p.add_argument("--out-dir", required=True, help="writes likelihood_table.{csv,md}, quality_table.{csv,md}, samples/<run>.png")
-    p.add_argument("--config", help="YAML config (zoo.likelihood_n_samples, zoo.likelihood_ais_betas, seed)")
+    p.add_argument("--config", help="YAML config (zoo.likelihood_n_samples, likelihood_ais_betas, likelihood_iwae_k, seed)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_likelihood_evaluate)
 
@@ -69,7 +69,12 @@ def run_likelihood_evaluate(args: argparse.Namespace) -> int:
     seed_everything(config["seed"])
     out = Path(args.out_dir)
     t1, t2 = evaluate(
-        run_dirs, load_classifier(args.classifier), out / "samples", zoo["likelihood_n_samples"], ais_betas=zoo["likelihood_ais_betas"]
+        run_dirs,
+        load_classifier(args.classifier),
+        out / "samples",
+        zoo["likelihood_n_samples"],
+        ais_betas=zoo["likelihood_ais_betas"],
+        iwae_k=zoo["likelihood_iwae_k"],
     )
     write_table(t1, TABLE1, out / "likelihood_table")
     write_table(t2, TABLE2, out / "quality_table")
