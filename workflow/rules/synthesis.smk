@@ -54,6 +54,7 @@ rule train_synthesis:
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
+        gpu=1 if config["device"] == "cuda" else 0,  # the SLURM plugin's --gpus
     shell:
         "mrisynth train-synthesis --model {wildcards.synth_model} --fold {wildcards.fold} --results {RESULTS} "
         "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
