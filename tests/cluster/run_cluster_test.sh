@@ -8,13 +8,13 @@
 # Needs root and apt (it says so and exits 2 elsewhere). Every step is bounded by a timeout and the
 # daemons it started are stopped by PID on exit, so it cannot hang CI.
 #
-# Environment: N_SUBJECTS (8), RUN_TIMEOUT (seconds per snakemake run, 600), KEEP_WORKDIR=1 (keep the
+# Environment: N_SUBJECTS (16), RUN_TIMEOUT (seconds per snakemake run, 600), KEEP_WORKDIR=1 (keep the
 # temp dir), CLUSTER_TEST_TARGETS (snakemake targets; default: rule all).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${VENV_BIN:-$ROOT/.venv/bin}
-N_SUBJECTS=${N_SUBJECTS:-8}
+N_SUBJECTS=${N_SUBJECTS:-16} # 2 folds of 16: every training split holds both classes
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 TARGETS=${CLUSTER_TEST_TARGETS:-}
 T0=$SECONDS
