@@ -53,3 +53,11 @@ def test_fit_resume_bit_exact_and_sample(name, tmp_path):
     assert any(not torch.equal(x, y) for x, y in zip(a, initial))  # training changed something
     s = straight.sample(3, generator=torch.Generator().manual_seed(0))
     assert s.shape == (3, *SHAPE) and torch.isfinite(s).all() and s.min() >= -1 and s.max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_image_size_convention_of_the_gan_family(name):
+    """`mrisynth zoo train --model <name>` builds models with image_size (square, one channel)."""
+    cfg = {k: v for k, v in TINY[name].items()}
+    model = registry.build(name, image_size=4, seed=0, **cfg)
+    assert model.image_shape == SHAPE and model.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, *SHAPE)

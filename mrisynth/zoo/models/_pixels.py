@@ -32,3 +32,8 @@ def from_levels(levels: torch.Tensor, n_levels: int) -> torch.Tensor:
 def split_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(images,) or (images, labels, ...) -> images, labels-or-None."""
     return batch[0], (batch[1] if len(batch) > 1 else None)
+
+
+def image_shape_of(image_shape: tuple[int, ...], image_size: int | None) -> tuple[int, ...]:
+    """``image_size`` (the GAN family's square one-channel convention) overrides ``image_shape``."""
+    return (1, image_size, image_size) if image_size else tuple(image_shape)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_unit, split_batch, to_unit
+from mrisynth.zoo.models._pixels import from_unit, image_shape_of, split_batch, to_unit
 from mrisynth.zoo.registry import register
 
 CORRUPTIONS = ("masking", "gaussian", "salt_pepper")
@@ -61,6 +61,7 @@ class DAE(ZooModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         n_hidden: int = 256,
         corruption: str = "salt_pepper",
         noise: float = 0.3,
@@ -73,7 +74,7 @@ class DAE(ZooModel):
         super().__init__(seed=seed)
         if corruption not in CORRUPTIONS:
             raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
-        self.image_shape = tuple(image_shape)
+        self.image_shape = image_shape_of(image_shape, image_size)
         self.corruption, self.noise, self.loss_kind = corruption, noise, loss
         self.walkback, self.sample_steps = walkback, sample_steps
         self.nets["dae"] = DAENet(math.prod(self.image_shape), n_hidden)

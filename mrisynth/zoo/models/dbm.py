@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_unit, split_batch, to_unit
+from mrisynth.zoo.models._pixels import from_unit, image_shape_of, split_batch, to_unit
 from mrisynth.zoo.models.rbm import RBMNet, all_binary_states, cd_free_energy_gap
 from mrisynth.zoo.registry import register
 
@@ -121,6 +121,7 @@ class DBM(ZooModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         hidden: tuple[int, int] = (64, 64),
         pretrain_steps: int = 500,
         k: int = 1,
@@ -135,7 +136,7 @@ class DBM(ZooModel):
         seed: int | None = None,
     ):
         super().__init__(seed=seed)
-        self.image_shape = tuple(image_shape)
+        self.image_shape = image_shape_of(image_shape, image_size)
         n_v, (n_h1, n_h2) = math.prod(self.image_shape), hidden
         self.pretrain_steps, self.k = pretrain_steps, k
         self.mean_field_steps, self.gibbs_steps, self.sample_steps = mean_field_steps, gibbs_steps, sample_steps

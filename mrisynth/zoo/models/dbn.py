@@ -14,7 +14,7 @@ import math
 import torch
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_unit, split_batch, to_unit
+from mrisynth.zoo.models._pixels import from_unit, image_shape_of, split_batch, to_unit
 from mrisynth.zoo.models.rbm import RBMNet, cd_free_energy_gap
 from mrisynth.zoo.registry import register
 
@@ -24,6 +24,7 @@ class DBN(ZooModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         hidden: tuple[int, ...] = (64, 64),
         k: int = 1,
         steps_per_layer: int = 1000,
@@ -34,7 +35,7 @@ class DBN(ZooModel):
         seed: int | None = None,
     ):
         super().__init__(seed=seed)
-        self.image_shape = tuple(image_shape)
+        self.image_shape = image_shape_of(image_shape, image_size)
         self.k, self.steps_per_layer, self.sample_steps = k, steps_per_layer, sample_steps
         sizes = [math.prod(self.image_shape), *hidden]
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_unit, split_batch, to_unit
+from mrisynth.zoo.models._pixels import from_unit, image_shape_of, split_batch, to_unit
 from mrisynth.zoo.models.dae import CORRUPTIONS, corrupt
 from mrisynth.zoo.registry import register
 
@@ -43,6 +43,7 @@ class GSN(ZooModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         n_hidden: int = 256,
         corruption: str = "salt_pepper",
         noise: float = 0.3,
@@ -56,7 +57,7 @@ class GSN(ZooModel):
         super().__init__(seed=seed)
         if corruption not in CORRUPTIONS:
             raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
-        self.image_shape = tuple(image_shape)
+        self.image_shape = image_shape_of(image_shape, image_size)
         self.corruption, self.noise, self.pre_noise, self.post_noise = corruption, noise, pre_noise, post_noise
         self.walkback, self.sample_steps, self.n_hidden = walkback, sample_steps, n_hidden
         self.nets["gsn"] = GSNNet(math.prod(self.image_shape), n_hidden)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_levels, split_batch, to_levels
+from mrisynth.zoo.models._pixels import from_levels, image_shape_of, split_batch, to_levels
 from mrisynth.zoo.registry import register
 
 OUTPUTS = ("softmax", "logistic_mixture")
@@ -190,6 +190,7 @@ class PixelCNN(AutoregressiveModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         n_levels: int = 256,
         output: str = "softmax",
         n_mixtures: int = 5,
@@ -199,6 +200,6 @@ class PixelCNN(AutoregressiveModel):
         lr: float = 1e-3,
         seed: int | None = None,
     ):
-        super().__init__(image_shape, n_levels, output, n_mixtures, seed)
+        super().__init__(image_shape_of(image_shape, image_size), n_levels, output, n_mixtures, seed)
         self.nets["ar"] = PixelCNNNet(self.out_channels, channels, n_layers, gated)
         self.optimizers["ar"] = torch.optim.Adam(self.nets["ar"].parameters(), lr=lr)

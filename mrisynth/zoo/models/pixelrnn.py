@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mrisynth.zoo.models._pixels import image_shape_of
 from mrisynth.zoo.models.pixelcnn import OUTPUTS, AutoregressiveModel, MaskedConv2d
 from mrisynth.zoo.registry import register
 
@@ -117,6 +118,7 @@ class PixelRNN(AutoregressiveModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         n_levels: int = 256,
         output: str = "softmax",
         n_mixtures: int = 5,
@@ -128,6 +130,6 @@ class PixelRNN(AutoregressiveModel):
     ):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        super().__init__(image_shape, n_levels, output, n_mixtures, seed)
+        super().__init__(image_shape_of(image_shape, image_size), n_levels, output, n_mixtures, seed)
         self.nets["ar"] = PixelRNNNet(self.out_channels, variant, channels, n_layers)
         self.optimizers["ar"] = torch.optim.Adam(self.nets["ar"].parameters(), lr=lr)

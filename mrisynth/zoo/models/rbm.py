@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_unit, split_batch, to_unit
+from mrisynth.zoo.models._pixels import from_unit, image_shape_of, split_batch, to_unit
 from mrisynth.zoo.registry import register
 
 VISIBLE_TYPES = ("bernoulli", "gaussian")
@@ -173,6 +173,7 @@ class RBM(ZooModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         n_hidden: int = 64,
         visible: str = "bernoulli",
         sigma: float = 1.0,
@@ -186,7 +187,7 @@ class RBM(ZooModel):
         seed: int | None = None,
     ):
         super().__init__(seed=seed)
-        self.image_shape = tuple(image_shape)
+        self.image_shape = image_shape_of(image_shape, image_size)
         self.k, self.persistent, self.sample_steps = k, persistent, sample_steps
         net = RBMNet(math.prod(self.image_shape), n_hidden, visible, sigma)
         if persistent:

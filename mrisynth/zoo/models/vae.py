@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.base import ZooModel
-from mrisynth.zoo.models._pixels import from_unit, split_batch, to_unit
+from mrisynth.zoo.models._pixels import from_unit, image_shape_of, split_batch, to_unit
 from mrisynth.zoo.registry import register
 
 DECODERS = ("bernoulli", "gaussian")
@@ -75,6 +75,7 @@ class VAE(ZooModel):
     def __init__(
         self,
         image_shape: tuple[int, ...] = (1, 8, 8),
+        image_size: int | None = None,
         n_latent: int = 8,
         n_hidden: int = 256,
         decoder: str = "bernoulli",
@@ -84,7 +85,7 @@ class VAE(ZooModel):
         seed: int | None = None,
     ):
         super().__init__(seed=seed)
-        self.image_shape, self.beta = tuple(image_shape), beta
+        self.image_shape, self.beta = image_shape_of(image_shape, image_size), beta
         self.nets["vae"] = VAENet(math.prod(self.image_shape), n_latent, n_hidden, decoder, n_classes)
         self.optimizers["vae"] = torch.optim.Adam(self.nets["vae"].parameters(), lr=lr)
 
