@@ -66,9 +66,17 @@ def _csv_text(rows: list[dict], columns: list[str]) -> str:
     return buf.getvalue()
 
 
+def nifti_gz_bytes(img: nib.Nifti1Image) -> bytes:
+    """Byte-deterministic .nii.gz content (no gzip time stamp or name) that keeps the image's scl_slope.
+
+    Level 1: noisy int16 images compress almost as well as at level 6, four times faster.
+    """
+    return gzip.compress(img.to_bytes(), compresslevel=1, mtime=0)
+
+
 def write_nifti_gz(img: nib.Nifti1Image, path: Path) -> None:
-    """Atomic, byte-deterministic .nii.gz (no gzip time stamp or name) that keeps the image's scl_slope."""
-    payload = gzip.compress(img.to_bytes(), compresslevel=1, mtime=0)
+    """Write :func:`nifti_gz_bytes` atomically."""
+    payload = nifti_gz_bytes(img)
     with atomic_path(path) as tmp:
         tmp.write_bytes(payload)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pytest
 
 from mrisynth.cli import main
 from mrisynth.config import load_config
