@@ -73,6 +73,11 @@ def same_file(a: Path, b: Path, run_a: Path, run_b: Path) -> bool:
     """Equal bytes up to the run directory; tables that differ only in formatting count as equal."""
     if content(a, run_a) == content(b, run_b):
         return True
+    if a.suffix == ".pt":  # checkpoints: equal tensors and values (the zip container may differ)
+        import torch
+
+        load = lambda p: torch.load(p, map_location="cpu", weights_only=True)  # noqa: E731
+        return same_value(load(a), load(b), str(run_a), str(run_b))
     if a.suffix in {".csv", ".tsv"}:
         sep = "\t" if a.suffix == ".tsv" else ","
         tables = [pd.read_csv(io.BytesIO(content(p, r)), sep=sep) for p, r in ((a, run_a), (b, run_b))]
@@ -82,6 +87,21 @@ def same_file(a: Path, b: Path, run_a: Path, run_b: Path) -> bool:
             return False
         return True
     return False
+
+
+def same_value(x, y, run_x: str, run_y: str) -> bool:
+    """Nested checkpoint contents equal: tensors exactly, strings up to the run directory."""
+    import torch
+
+    if isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor):
+        return x.dtype == y.dtype and x.shape == y.shape and torch.equal(x, y)
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(same_value(x[k], y[k], run_x, run_y) for k in x)
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return len(x) == len(y) and all(same_value(i, j, run_x, run_y) for i, j in zip(x, y))
+    if isinstance(x, str) and isinstance(y, str):
+        return x.replace(run_x, "<run-dir>") == y.replace(run_y, "<run-dir>")
+    return type(x) is type(y) and x == y
 
 
 def compare_results(local: Path, cluster: Path) -> list[str]:
