@@ -424,9 +424,8 @@ def write_outputs(out_dir: Path, results: list[dict], meta: dict) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mrisynth.zoo.benchmark_modes", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="results/zoo/modes", help="output folder: table.md, table.json, runs.json, samples_<dataset>.png")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="results/zoo/modes", help="output folder: table.md, table.json, runs.jsonl (resumable log), samples_<dataset>.png")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per model and dataset (the sd over them is the stability)")
     parser.add_argument("--g-updates", type=int, default=Setup.g_updates, help="generator updates per run (critic steps = n_critic x this)")
     parser.add_argument("--hidden", type=int, default=Setup.hidden, help="width of every MLP layer")
@@ -434,11 +433,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each")
     parser.add_argument("--models", nargs="*", help=f"subset of rows (default all): {[s.label for s in SPECS]}")
     parser.add_argument("--datasets", nargs="*", choices=list(DATASETS), help="subset of datasets (default both)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mrisynth.errors import InputError
+
+    unknown = sorted(set(args.models or []) - {s.label for s in SPECS})
+    if unknown:
+        raise InputError(f"unknown benchmark rows {unknown}; known: {[s.label for s in SPECS]}")
     setup = Setup(g_updates=args.g_updates, hidden=args.hidden, lr=args.lr)
-    benchmark(Path(args.out), args.seeds, setup, args.workers, args.models, args.datasets)
+    benchmark(Path(args.out), args.seeds, setup, args.workers, args.models, args.datasets, progress=not args.no_progress)
     print((Path(args.out) / "table.md").read_text())
     return 0
+
+
+def add_modes_parser(subparsers) -> None:
+    """``mrisynth zoo modes``."""
+    p = subparsers.add_parser("modes", help="mode-collapse benchmark (ring of 8 / grid of 25 Gaussians): the seed's GAN table measured", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mrisynth.zoo.benchmark_modes", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ def add_parser(subparsers) -> None:
 
     add_likelihood_parsers(sub)
 
+    from mrisynth.zoo.benchmark_modes import add_modes_parser
+
+    add_modes_parser(sub)
+
 
 def _zoo_config(path):
     from mrisynth.config import load_config

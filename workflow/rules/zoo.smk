@@ -24,6 +24,26 @@ rule zoo:
             f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/curve.png",
             zoo_lrun=ZOO_LIKELIHOOD_RUNS,
         ),
+        f"{ZOO}/modes/table.md",
+
+
+rule zoo_modes:
+    """Mode-collapse benchmark on 2D Gaussian mixtures (ring of 8, grid of 25), 5 seeds per model: the
+    seed's "Different GANs" table measured, with a verdict per row, and sample panels per model.
+    """
+    output:
+        table=f"{ZOO}/modes/table.md",
+        json=f"{ZOO}/modes/table.json",
+        ring=f"{ZOO}/modes/samples_ring8.png",
+        grid=f"{ZOO}/modes/samples_grid25.png",
+    log:
+        f"{RESULTS}/logs/zoo/modes.log",
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=240,
+    shell:
+        "mrisynth zoo modes --out {ZOO}/modes --workers {threads} --no-progress > {log} 2>&1"
 
 
 rule zoo_classifier:
