@@ -62,3 +62,7 @@ def test_one_seed_tiny_budget_end_to_end(tmp_path):
     B.benchmark(tmp_path, seeds=1, setup=setup, workers=1, models=models, datasets=["ring8"], progress=False)
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == len(models)
     assert json.loads((tmp_path / "table.json").read_text())["rows"] == json.loads(json.dumps(rows))
+    # table only: a second seed is asked for but nothing is trained; the table says 1 seed per row
+    partial = B.benchmark(tmp_path, seeds=2, setup=setup, workers=1, models=models, datasets=["ring8"], progress=False, table_only=True)
+    assert [r["seeds"] for r in partial] == [1] * len(models)
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == len(models)
