@@ -5,8 +5,6 @@ if config["cohort"] == "phantom":
 
     rule phantom:
         """Materialise the phantom cohort listed in the manifest (deterministic from the seed)."""
-        input:
-            CONFIGFILES,
         output:
             t1w=manifest_files("t1w"),
             pet=manifest_files("pet"),
@@ -17,6 +15,9 @@ if config["cohort"] == "phantom":
         resources:
             mem_mb=2000,
             runtime=30,
+        params:
+            # a change of the phantom settings (not of other sections) re-runs the phantom
+            settings={"seed": config["seed"], **config["phantom"]},
         shell:
             "mrisynth phantom {CONFIG_ARGS} --manifest {MANIFEST} > {log} 2>&1"
 
