@@ -15,19 +15,28 @@ def model_kwargs(cfg: dict, name: str) -> dict:
     return {"lr": float(cfg["synthesis"]["lr"]), **cfg["synthesis"][name], "spatial_dims": 3, "seed": int(cfg["seed"])}
 
 
-def build(name: str, kwargs: dict):
-    from mrisynth.zoo import registry
+def model_class(name: str) -> type:
+    """The zoo class (imported directly: the synthesis stage needs no other zoo model to import)."""
+    if name == "pix2pix":
+        from mrisynth.zoo.models.pix2pix import Pix2Pix
 
-    return registry.build(name, **kwargs)
+        return Pix2Pix
+    if name == "cyclegan":
+        from mrisynth.zoo.models.cyclegan import CycleGAN
+
+        return CycleGAN
+    raise ValueError(f"unknown synthesis model {name!r}; known: {', '.join(MODELS)}")
+
+
+def build(name: str, kwargs: dict):
+    return model_class(name)(**kwargs)
 
 
 def input_multiple(name: str, kwargs: dict) -> int:
     """Input sides must be multiples of this (U-Net: 2**num_downs; ResNet generator: 4)."""
     import inspect
 
-    from mrisynth.zoo import registry
-
-    defaults = {k: p.default for k, p in inspect.signature(registry.get(name)).parameters.items()}
+    defaults = {k: p.default for k, p in inspect.signature(model_class(name)).parameters.items()}
     params = {**defaults, **kwargs}
     return 2 ** int(params["num_downs"]) if params["generator"] == "unet" else 4
 

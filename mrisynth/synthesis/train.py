@@ -132,6 +132,15 @@ def save_slices(v: dict, pet: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def per_model(sc: dict, key: str, model_name: str) -> int:
+    """``synthesis.<key>.<model>`` (steps, patch_size), or an InputError naming the missing entry."""
+    from mrisynth.errors import InputError
+
+    if model_name not in sc[key]:
+        raise InputError(f"config synthesis.{key} has no entry for {model_name} (has {sorted(sc[key])})")
+    return int(sc[key][model_name])
+
+
 def resolve_device(name: str) -> str:
     """The config's ``device``: ``auto`` = CUDA when available, else CPU."""
     if name == "auto":
@@ -160,7 +169,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     kwargs = zoo_models.model_kwargs(cfg, model_name)
     multiple = zoo_models.input_multiple(model_name, kwargs)
     base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], out / "cache")
-    pairs = VolumePairs(base, patch_size=sc["patch_size"], multiple=multiple,
+    pairs = VolumePairs(base, patch_size=per_model(sc, "patch_size", model_name), multiple=multiple,
                         unpaired=model_name == "cyclegan" and sc["cyclegan_unpaired"],
                         intensity_scale=sc["augment"]["intensity_scale"], intensity_shift=sc["augment"]["intensity_shift"])
     val = []
@@ -168,7 +177,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
         pet, mask = _load(s.paths.pet), _load(s.paths.mask) > 0
         val.append({"id": s.participant_id, "t1": mapping.t1_to_net(_load(s.paths.t1))[None, None], "pet": pet, "mask": mask})
     validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), sc["select_by"])
-    n_steps = int(steps if steps is not None else sc["steps"])
+    n_steps = int(steps if steps is not None else per_model(sc, "steps", model_name))
     every = int(sc["validate_every"]) or n_steps
     tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=resolve_device(cfg["device"]),
                      amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(out / "train"),

@@ -57,7 +57,7 @@ def tiny_config(results, **synthesis) -> dict:
     cfg = load_config(None, overrides={"results": str(results), "preprocess": {"resolution_mm": 3.0},
                                        "split": {"k": 2, "val_fraction": 0.25}})
     sc = cfg["synthesis"]
-    sc.update(steps=4, patch_size=16, validate_every=2, checkpoint_every=2, val_subjects=2,
+    sc.update(steps={"pix2pix": 4, "cyclegan": 4}, patch_size={"pix2pix": 16, "cyclegan": 16}, validate_every=2, checkpoint_every=2, val_subjects=2,
               pix2pix={"ngf": 4, "ndf": 4, "num_downs": 3, "n_layers": 2, "g_norm": "instance", "d_norm": "instance"},
               cyclegan={"ngf": 4, "ndf": 4, "n_blocks": 1, "n_layers": 2, "pool_size": 4})
     sc["evaluation"].update(encoder_steps=5, encoder_downsample=1, kid_subsets=3, figure_subjects=2)
