@@ -23,8 +23,11 @@ def test_mode_metrics_exact():
     m = B.mode_metrics(three, ring)
     assert m["modes"] == 3 and m["hq_share"] == 1.0
     assert m["reverse_kl"] == pytest.approx(math.log(8 / 3))
-    off = three + 3.5 * ring.sd  # every sample just outside 3 sd: nothing is high quality
+    off = three + 3.5 * ring.sd  # every sample just outside 3 sd: nothing is high quality ...
     assert B.mode_metrics(off, ring) == {"modes": 0, "hq_share": 0.0, "reverse_kl": pytest.approx(math.log(8))}
+    # ... but the 3 modes are still covered (within a quarter of the spacing 4 sin(pi / 8))
+    assert B.coverage_radius(ring) == pytest.approx(math.sin(math.pi / 8))
+    assert B.mode_metrics(off, ring, B.coverage_radius(ring))["modes"] == 3
     real = B.mode_metrics(ring.sample(B.N_EVAL, np.random.default_rng(0)), ring)
     assert real["modes"] == 8 and real["reverse_kl"] < 0.01
     assert real["hq_share"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)  # P(chi_2 < 3) = 0.989
@@ -33,12 +36,12 @@ def test_mode_metrics_exact():
     assert nan["modes"] == 0 and nan["hq_share"] == 0.0
 
 
-def _row(model, modes, hq, conv, modes_sd=0.0):
-    return {"model": model, "dataset": "ring8", "k": 8, "seeds": 5, "modes_mean": modes, "modes_sd": modes_sd, "hq_mean": hq, "hq_sd": 0.0, "converged": conv}
+def _row(model, covered, hq, conv, covered_sd=0.0):
+    return {"model": model, "dataset": "ring8", "k": 8, "seeds": 5, "covered_mean": covered, "covered_sd": covered_sd, "hq_mean": hq, "hq_sd": 0.0, "converged": conv}
 
 
 def test_verdicts_compare_with_the_gan_baseline():
-    rows = [_row("GAN (NS)", 3, 0.4, 0, modes_sd=2.0), _row("WGAN", 8, 0.2, 4), _row("GAN (minimax)", 8, 0.9, 5)]
+    rows = [_row("GAN (NS)", 3, 0.4, 0, covered_sd=2.0), _row("WGAN", 8, 0.2, 4), _row("GAN (minimax)", 8, 0.9, 5)]
     v = B.verdict(rows, "WGAN")
     assert "held: more stable than GAN, less mode collapse than GAN, converges more often than GAN" in v
     assert "did not hold: better samples than GAN" in v
