@@ -45,7 +45,8 @@ def prepare_t1(path, cfg: dict) -> NativeT1:
     smoothed = antialias(native, res)
     work = downsample(smoothed, res, smoothed=True)
     n4_cfg = cfg["n4"]
-    corrected, log_bias = n4(work, foreground_mask(work), int(n4_cfg["shrink"]), n4_cfg["iterations"], float(n4_cfg["spline_distance_mm"]))
+    shrink = max(1, round(float(n4_cfg["fit_spacing_mm"]) / res))
+    corrected, log_bias = n4(work, foreground_mask(work), shrink, n4_cfg["iterations"], float(n4_cfg["spline_distance_mm"]))
     return NativeT1(smoothed=smoothed, work=corrected, log_bias=log_bias)
 
 

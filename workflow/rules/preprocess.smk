@@ -37,6 +37,22 @@ def manifest_input(column):
     return get
 
 
+TRUTH_DIR = str(MANIFEST_DIR / config["phantom"]["truth_dir"])
+
+
+def truth_pet_input(wildcards):
+    """The hidden true PET, where mrisynth.phantom.build writes it (same layout as the raw PET)."""
+    from types import SimpleNamespace
+
+    from mrisynth.phantom.build import image_path
+
+    row = PP_ROWS[(wildcards.sub, wildcards.ses)]
+    ids = SimpleNamespace(
+        participant_id=row["participant_id"], session_id=row["session_id"]
+    )
+    return str(image_path(TRUTH_DIR, ids, "pet"))
+
+
 def preprocess_targets():
     """Cohort QC outputs (which need every subject) and, for the phantom, the preprocessed true PETs."""
     targets = [str(p) for p in QC_SUMMARY.values()]
@@ -128,19 +144,6 @@ rule qc_summary:
 
 
 if config["cohort"] == "phantom":
-    TRUTH_DIR = str(MANIFEST_DIR / config["phantom"]["truth_dir"])
-
-    def truth_pet_input(wildcards):
-        """The hidden true PET, where mrisynth.phantom.build writes it (same layout as the raw PET)."""
-        from types import SimpleNamespace
-
-        from mrisynth.phantom.build import image_path
-
-        row = PP_ROWS[(wildcards.sub, wildcards.ses)]
-        ids = SimpleNamespace(
-            participant_id=row["participant_id"], session_id=row["session_id"]
-        )
-        return str(image_path(TRUTH_DIR, ids, "pet"))
 
     rule preprocess_truth:
         """Phantom only: the hidden true PET of a PET-less subject, with the subject's saved T1 transform.
