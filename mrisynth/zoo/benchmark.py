@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import torch
@@ -96,11 +95,7 @@ def train_model(
             progress=progress,
         ),
     )
-    t0 = time.perf_counter()
-    previous = json.loads((out_dir / RUN_INFO).read_text()) if (out_dir / RUN_INFO).exists() else {}
     trainer.fit()
-    wall = time.perf_counter() - t0
-    done = steps - trainer.start_step
     info = {
         "model": name,
         "config": cfg,
@@ -111,8 +106,8 @@ def train_model(
         "amp": amp,
         "ema_decay": ema_decay,
         "parameters": model.num_parameters(),
-        "wall_s": previous.get("wall_s", 0.0) * (trainer.start_step > 0) + wall,
-        "s_per_step": wall / done if done else previous.get("s_per_step"),
+        "wall_s": trainer.wall_s,  # train_step time over all sessions (kept in the checkpoint)
+        "s_per_step": trainer.wall_s / steps,
     }
     save_final_grid(model, name, image_size, out_dir / GRID)
     write_text(out_dir / RUN_INFO, json.dumps(info, indent=2))

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class Trainer:
         self.on_sample = on_sample or save_preview
         self.step = 0
         self.start_step = 0
+        self.wall_s = 0.0  # training time over all sessions (checkpointed)
         self.history: list[dict[str, float]] = []
         model.configure(
             device=config.device,
@@ -104,9 +106,11 @@ class Trainer:
         self.start_step = self.step
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, desc=type(self.model).__name__)
         while self.step < cfg.steps:
+            t0 = time.perf_counter()
             logs = self.model.train_step(self.batch_at(self.step))
             self.model.end_step()
             self.step += 1
+            self.wall_s += time.perf_counter() - t0
             bad = [k for k, v in logs.items() if not math.isfinite(v)]
             if bad:
                 raise FloatingPointError(f"non-finite {bad} at step {self.step}: {logs}")
@@ -128,6 +132,7 @@ class Trainer:
         np_state = np.random.get_state()
         state = {
             "step": self.step,
+            "wall_s": self.wall_s,
             "config": dataclasses.asdict(self.config),
             "model": self.model.state_dict(),
             "rng": {
@@ -146,6 +151,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         self.step = int(state["step"])
+        self.wall_s = float(state.get("wall_s", 0.0))
         self.model.load_state_dict(state["model"])
         rng = state["rng"]
         random.setstate(_py_state_from_list(rng["python"]))

@@ -19,7 +19,8 @@ class ProgressiveGAN(AdversarialModel):
     (4^d) for ``stage_steps``; each later stage fades in for ``stage_steps`` (alpha 0 -> 1) then trains
     stable for ``stage_steps``; the last stage continues for ever. Real images are average-pooled to
     the stage's resolution (and blended like the fakes during fade-in); samples are upsampled
-    (nearest) to ``image_size``."""
+    (nearest) to ``image_size``. ``n_critic`` defaults to 5, not the paper's 1: on 16x16 digits with
+    batch 32 the critic lost the race at n_critic=1 (FID 554 vs 194 after 300 steps at full size)."""
 
     def __init__(
         self,
@@ -33,7 +34,7 @@ class ProgressiveGAN(AdversarialModel):
         drift: float = 1e-3,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.0, 0.99),
-        n_critic: int = 1,
+        n_critic: int = 5,
         seed: int | None = None,
     ):
         super().__init__(n_critic=n_critic, seed=seed)
