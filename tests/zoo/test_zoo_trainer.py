@@ -76,7 +76,7 @@ def test_resume_is_bit_exact(tmp_path):
 def test_checkpoint_loads_weights_only_and_holds_all_state(tmp_path):
     model = _run(tmp_path, 4, ema_decay=0.5)
     state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
-    assert state["step"] == 4 and state["model"]["iteration"] == 4
+    assert state["step"] == 4 and state["model"]["iteration"] == 4 and state["wall_s"] > 0
     assert set(state["model"]["nets"]) == {"G", "D"} and set(state["model"]["ema"]) == {"G"}
     assert set(state["rng"]) == {"python", "numpy", "torch", "cuda"}
     fresh = TinyGAN()
