@@ -30,13 +30,13 @@ def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cach
                  cache_dir: str | Path | None = None) -> Dataset:
     """MONAI dataset of ``{"t1", "pet"}`` tensors (1, X, Y, Z) in [-1, 1] for (T1 path, PET path) pairs."""
     from monai.data import CacheDataset, PersistentDataset
-    from monai.transforms import Compose, EnsureTyped, LoadImaged, ScaleIntensityRanged
+    from monai.transforms import Compose, EnsureTyped, Lambdad, LoadImaged, ScaleIntensityRanged
 
     transform = Compose([
         LoadImaged(keys=["t1", "pet"], image_only=True, ensure_channel_first=True),
-        ScaleIntensityRanged(keys="t1", a_min=0.0, a_max=mapping.t1_high, b_min=-1.0, b_max=1.0, clip=True),
-        ScaleIntensityRanged(keys="pet", a_min=0.0, a_max=mapping.pet_high, b_min=-1.0, b_max=1.0, clip=True),
         EnsureTyped(keys=["t1", "pet"], dtype=torch.float32, track_meta=False),
+        ScaleIntensityRanged(keys="t1", a_min=0.0, a_max=mapping.t1_high, b_min=-1.0, b_max=1.0, clip=True),
+        Lambdad(keys="pet", func=mapping.pet_to_net),  # absolute or template-residual (see intensity.py)
     ])
     items = [{"t1": str(t1), "pet": str(pet)} for t1, pet in pairs]
     if cache == "memory":
@@ -44,8 +44,10 @@ def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cach
     if cache == "disk":
         if cache_dir is None:
             raise ValueError("cache='disk' needs a cache_dir")
+        mapping_key = hashlib.sha256(repr(sorted(mapping.describe().items())).encode()
+                                     + (b"" if mapping.template is None else mapping.template.numpy().tobytes())).hexdigest()
         for item in items:  # part of the cache key: file contents and the mapping
-            item["content"] = f"{file_sha256(item['t1'])}:{file_sha256(item['pet'])}:{sorted(mapping.to_dict().items())}"
+            item["content"] = f"{file_sha256(item['t1'])}:{file_sha256(item['pet'])}:{mapping_key}"
         return PersistentDataset(items, transform, cache_dir=Path(cache_dir))
     raise ValueError(f"cache must be 'memory' or 'disk', got {cache!r}")
 

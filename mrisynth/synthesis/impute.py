@@ -57,8 +57,9 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
             save_nifti(pet, img.affine, tmp / final.name, dtype=np.float32)
             sidecar = {"modality": "pet", "tracer": "FDG", "units": "SUVR", "synthetic": True, "model": model_name,
                        "fold": fs.fold, "source_t1": str(s.paths.t1), "generator_step": int(best["step"]),
-                       "inference": method, "intensity_mapping": best["mapping"],
-                       "inverse": "suvr = (generator_output + 1) / 2 * pet_high"}
+                       "inference": method, "intensity_mapping": mapping.describe(),
+                       "inverse": ("suvr = template + generator_output * residual_scale (template: mean training SUVR)"
+                                   if mapping.template is not None else "suvr = (generator_output + 1) / 2 * pet_high")}
             (tmp / final.name.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar, indent=1) + "\n")
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,
                          "has_real_pet": s.has_pet, "inference": method, "path": str(final)})

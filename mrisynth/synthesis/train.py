@@ -165,7 +165,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     fs = fold_subjects(results, manifest, split_path, cfg["preprocess"]["resolution_mm"])
     require_files(fs.train + fs.val, "t1", "mask", "pet")
     train_arrays = [(_load(s.paths.t1), _load(s.paths.pet), _load(s.paths.mask) > 0) for s in fs.train]
-    mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"])
+    mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"], residual=sc["residual"])
     kwargs = zoo_models.model_kwargs(cfg, model_name)
     multiple = zoo_models.input_multiple(model_name, kwargs)
     base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], out / "cache")

@@ -56,3 +56,22 @@ def test_fast_path_matches_fp32():
     assert fast.dtype == torch.float32
     assert diff.mean() < 0.01 and diff.max() < 0.06, (diff.mean(), diff.max())
     assert diff.max() > 0  # bf16 really ran
+
+
+def test_intensity_mapping_round_trip_absolute_and_residual():
+    import numpy as np
+
+    from mrisynth.synthesis.intensity import IntensityMapping
+
+    rng = np.random.default_rng(0)
+    pets = [rng.uniform(0.5, 2.0, (6, 6, 6)).astype(np.float32) for _ in range(3)]
+    t1s = [rng.uniform(0, 1, (6, 6, 6)).astype(np.float32) for _ in range(3)]
+    masks = [np.ones((6, 6, 6), bool)] * 3
+    for residual in (False, True):
+        m = IntensityMapping.fit(t1s, pets, masks, percentile=100.0, residual=residual)
+        net = m.pet_to_net(pets[0])
+        assert net.min() >= -1 and net.max() <= 1
+        torch.testing.assert_close(m.net_to_pet(net), torch.from_numpy(pets[0]), atol=1e-5, rtol=0)
+        again = IntensityMapping.from_dict(m.to_dict())
+        torch.testing.assert_close(again.net_to_pet(net), m.net_to_pet(net))
+    torch.testing.assert_close(m.net_to_pet(torch.zeros(6, 6, 6)), torch.from_numpy(np.mean(pets, 0)))  # 0 = template

@@ -71,8 +71,9 @@ def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tm
         img = nib.load(path)
         np.testing.assert_allclose(img.affine, AFFINE)
         data = np.asarray(img.dataobj)
-        # SUVR units: inside [0, pet_high] (the inverted tanh range), not the network's [-1, 1]
-        assert data.min() >= 0 and data.max() <= best["mapping"]["pet_high"] + 1e-5 and data.max() > 0.1
+        # SUVR units: the training template +- residual_scale (the inverted tanh range), not the network's [-1, 1]
+        template, scale = best["mapping"]["template"].numpy(), best["mapping"]["residual_scale"]
+        assert data.min() >= 0 and np.all(np.abs(data - template) <= scale + 1e-5) and data.max() > 0.1
         assert json.loads(path.with_name(path.name.replace(".nii.gz", ".json")).read_text())["units"] == "SUVR"
 
 
