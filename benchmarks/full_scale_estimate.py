@@ -3,7 +3,7 @@
 For each synthesis model of the config, one real training step (generator + discriminator update, the
 zoo's own ``train_step``, fp32, CPU) is run on a small cubic patch under ``torch.utils.flop_counter``,
 and the tensors autograd saves for backward are summed. Both scale with the number of voxels (the nets
-are fully convolutional), so the step at the config's patch and batch costs ``(P / p)^3 * B`` times as
+are fully convolutional), so the step at the config's patch (per model) and batch costs ``(P / p)^3 * B`` times as
 much. GPU hours = steps x FLOPs per step / an assumed sustained throughput (``--tflops``, default 40
 TFLOP/s: bf16 3D convolutions with instance norm on an A100/H100-class GPU reach a small fraction of the
 peak; measure on your GPU and pass the number). Memory = parameters with gradients and two Adam moments
@@ -51,19 +51,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     sc = cfg["synthesis"]
-    k = int(cfg["split"]["k"])
-    side, batch, steps = int(sc["patch_size"]), int(sc["batch_size"]), int(sc["steps"])
-    scale = (side / args.probe) ** 3 * batch
-    print(f"{args.config}: patch {side}^3, batch {batch}, {steps} steps, {k} folds; probe {args.probe}^3; "
-          f"assumed {args.tflops:g} TFLOP/s sustained. ESTIMATES from CPU FLOP counts, not GPU measurements.")
+    k, batch = int(cfg["split"]["k"]), int(sc["batch_size"])
+    print(f"{args.config}: batch {batch}, {k} folds; probe {args.probe}^3; assumed {args.tflops:g} TFLOP/s "
+          "sustained. ESTIMATES from CPU FLOP counts, not GPU measurements.")
     total = 0.0
     for name in sc["models"]:
+        side, steps = int(sc["patch_size"][name]), int(sc["steps"][name])
+        scale = (side / args.probe) ** 3 * batch
         flops, saved, params = measure_step(name, zoo_models.model_kwargs(cfg, name), args.probe)
         step_flops = flops * scale
         hours = steps * step_flops / (args.tflops * 1e12) / 3600
         memory_gib = (params * 4 * 4 + saved * scale) / 2**30
         total += hours * k
-        print(f"  {name:9s} {params / 1e6:6.1f} M params, {step_flops / 1e12:7.2f} TFLOP/step, "
+        print(f"  {name:9s} {side}^3 x {steps} steps: {params / 1e6:6.1f} M params, {step_flops / 1e12:7.2f} TFLOP/step, "
               f"~{hours:6.1f} GPU h per fold ({hours * k:6.1f} h for {k} folds), <= {memory_gib:5.1f} GiB per job")
     print(f"  synthesis training, all models and folds: ~{total:.0f} GPU hours")
 
