@@ -57,6 +57,8 @@ def build_cohort(root: Path, n_per_group: int = 8, k: int = 3, seed: int = 0, cl
             "landmarks": {"n": 6, "min_distance_mm": 15, "smooth_fwhm_mm": 0},
             "network": {"patch_sizes": [4, 6], "patch_out": 4, "channels": 4, "features": 8, "epochs": 6,
                         "batch_size": 6, "patience": 3, "jitter_vox": 1, "lr": 0.01},
+            # the planted regions plus a control region, so that the separation is certain
+            "regional": {"regions": ["hippocampus_L", "hippocampus_R", "posterior_cingulate", "precuneus", "motor_L"]},
             "n_bootstrap": 200,
         },
     }
