@@ -61,7 +61,8 @@ def _label(given: str | None, t1: str, key: str) -> str:
         return strip_prefix(given, key)
     match = re.search(rf"(?:^|_){key}-([A-Za-z0-9]+)", Path(t1).name)
     if not match:
-        raise InputError(f"T1w {t1}: no {key}-<label> in the file name; pass --{ 'participant' if key == 'sub' else 'session'}")
+        option = "--participant" if key == "sub" else "--session"
+        raise InputError(f"T1w {t1}: no {key}-<label> in the file name; pass {option}")
     return match.group(1)
 
 
