@@ -6,8 +6,28 @@ RESULTS = config["results"]
 MANIFEST = config["manifest"]
 MANIFEST_DIR = Path(MANIFEST).parent
 CONFIGFILES = [str(p) for p in workflow.configfiles]
-# rules pass the same config files to every mrisynth command
-CONFIG_ARGS = " ".join(f"--config {p}" for p in CONFIGFILES[-1:])
+
+
+def write_effective_config():
+    """Write the config Snakemake resolved (every --configfile and --config merged, defaults filled).
+
+    Every `mrisynth` command reads this one file, so a command sees exactly the values the DAG was built
+    from. It is rewritten only when its content changes, so its timestamp stays put otherwise.
+    """
+    import yaml
+
+    path = Path(RESULTS) / "config" / "effective.yaml"
+    text = yaml.safe_dump(dict(config), sort_keys=True)
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return str(path)
+
+
+EFFECTIVE_CONFIG = write_effective_config()
+CONFIG_ARGS = f"--config {EFFECTIVE_CONFIG}"
 
 
 def read_manifest_rows():
@@ -31,7 +51,9 @@ def manifest_files(column):
     for row in ROWS:
         value = (row.get(column) or "").strip()
         if value:
-            out.append(value if Path(value).is_absolute() else str(MANIFEST_DIR / value))
+            out.append(
+                value if Path(value).is_absolute() else str(MANIFEST_DIR / value)
+            )
     return out
 
 
