@@ -65,12 +65,27 @@ def crop_like(x: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     return x[..., : size[0], : size[1], : size[2]]
 
 
-def random_crop(volume: torch.Tensor, patch: int) -> torch.Tensor:
-    """A random ``patch``^3 crop of (C, X, Y, Z) (replicate-padded first where an axis is shorter)."""
+def foreground_box(t1: torch.Tensor) -> list[tuple[int, int]]:
+    """Per spatial axis, the (first, last) index where the T1 (net range, background -1) has signal."""
+    fg = t1[0] > -1.0 + 1e-3
+    if not fg.any():
+        return [(0, n - 1) for n in fg.shape]
+    return [(int(i.min()), int(i.max())) for i in fg.nonzero().unbind(1)]
+
+
+def random_crop(volume: torch.Tensor, patch: int, box: list[tuple[int, int]] | None = None) -> torch.Tensor:
+    """A random ``patch``^3 crop of (C, X, Y, Z) (replicate-padded first where an axis is shorter). With
+    ``box``, the patch centre is drawn inside it (the head), so no patch is pure background: constant
+    patches make InstanceNorm statistics degenerate (NaN under bf16)."""
     short = [max(patch - n, 0) for n in volume.shape[1:]]
     if any(short):
         volume = F.pad(volume[None], [0, short[2], 0, short[1], 0, short[0]], mode="replicate")[0]
-    starts = [int(torch.randint(n - patch + 1, ())) for n in volume.shape[1:]]
+    if box is None:
+        box = [(0, n - 1) for n in volume.shape[1:]]
+    starts = []
+    for (lo, hi), n in zip(box, volume.shape[1:]):
+        centre = lo + int(torch.randint(max(hi - lo + 1, 1), ()))
+        starts.append(min(max(centre - patch // 2, 0), n - patch))
     return volume[:, starts[0] : starts[0] + patch, starts[1] : starts[1] + patch, starts[2] : starts[2] + patch]
 
 
@@ -91,22 +106,22 @@ class VolumePairs(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
-    def _sample(self, volume: torch.Tensor) -> torch.Tensor:
+    def _sample(self, volume: torch.Tensor, t1: torch.Tensor) -> torch.Tensor:
         if self.patch_size:
-            return random_crop(volume, self.patch_size)
+            return random_crop(volume, self.patch_size, foreground_box(t1))
         return pad_to_multiple(volume[None], self.multiple)[0][0]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         item = self.base[i]
         t1, pet = item["t1"], item["pet"]
         if self.unpaired:
-            pet = self.base[int(torch.randint(len(self.base), ()))]["pet"]
-            mri, pet = self._sample(t1), self._sample(pet)
+            other = self.base[int(torch.randint(len(self.base), ()))]
+            mri, pet = self._sample(t1, t1), self._sample(other["pet"], other["t1"])
         elif self.patch_size:  # the same crop of both
-            both = self._sample(torch.cat([t1, pet], 0))
+            both = self._sample(torch.cat([t1, pet], 0), t1)
             mri, pet = both[:1], both[1:]
         else:
-            mri, pet = self._sample(t1), self._sample(pet)
+            mri, pet = self._sample(t1, t1), self._sample(pet, t1)
         if self.intensity_scale or self.intensity_shift:
             scale = 1.0 + (2 * torch.rand(()) - 1) * self.intensity_scale
             shift = (2 * torch.rand(()) - 1) * self.intensity_shift
