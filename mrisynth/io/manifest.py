@@ -125,7 +125,7 @@ def read_manifest(path: str | os.PathLike, *, check_files: bool = True) -> pd.Da
     if not data:
         problems.add(0, None, None, "empty manifest: a header but no data rows")
 
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     records: list[dict] = []
     keys: dict[tuple[str, str], int] = {}
     files: dict[Path, tuple[int, str]] = {}

@@ -24,9 +24,19 @@ def _run(cmd: list[str], cwd: Path = ROOT, timeout: int = 900) -> subprocess.Com
     return proc
 
 
+# Every rule runs in the project's own virtual environment (`make` installs it; a cluster job inherits
+# it), not in per-rule conda environments, so that one lint is expected and nothing else is.
+_EXPECTED_LINT = "Specify a conda environment or container for each rule."
+
+
 def test_lint_is_clean():
-    proc = _run([SNAKEMAKE, "--lint", "--snakefile", str(ROOT / "Snakefile")])
-    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    # snakemake --lint exits 1 whenever it prints a lint, so its output is what is checked
+    proc = subprocess.run([SNAKEMAKE, "--lint", "--snakefile", str(ROOT / "Snakefile")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    titles = [line.strip()[2:].rstrip(":") for line in (proc.stdout + proc.stderr).splitlines()
+              if line.startswith("    * ")]
+    problems = [t for t in titles if t != _EXPECTED_LINT.rstrip(".") + "."]
+    assert not problems, proc.stdout + proc.stderr
 
 
 def test_snakefmt_check():
