@@ -27,8 +27,6 @@ from mrisynth.zoo.registry import register
 
 @register("gcds")
 class ConditionalSampler(AdversarialModel):
-    ema_targets = ("G",)
-
     def __init__(
         self,
         x_dim: int = 1,
