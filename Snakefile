@@ -15,7 +15,6 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/preprocess.smk"
-include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/synthesis.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/report.smk"
