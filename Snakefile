@@ -2,7 +2,6 @@
 # Run `snakemake --cores 2` (default config: the offline phantom cohort) or pass --configfile.
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
 
 
@@ -22,6 +21,6 @@ include: "workflow/rules/zoo.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
