@@ -25,12 +25,14 @@ DIAGNOSES = ["NC", "sMCI", "pMCI", "AD"]
 
 def test_cluster_script_refuses_without_root():
     """Off root it says why and exits 2 before touching anything (no apt, no daemons)."""
-    cmd = [str(SCRIPT)]
+    # the script is fed on stdin from "/": the unprivileged user may not be able to enter the checkout
+    # (a clone under `mktemp -d` is mode 0700)
+    cmd = ["bash", "-s"]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("running as root and setpriv is missing: cannot drop privileges")
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    run = subprocess.run(cmd, input=SCRIPT.read_text(), cwd="/", capture_output=True, text=True, timeout=30)
     assert run.returncode == 2, run.stderr
     assert "needs root" in run.stderr
 
