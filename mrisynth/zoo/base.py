@@ -68,6 +68,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .nets.bf16_guard import guard_bf16_convs
+
 LossFn = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
 
 
@@ -101,7 +103,8 @@ class ZooModel:
         accumulation: int = 1,
         ema_decay: float = 0.0,
     ) -> ZooModel:
-        """Move to ``device``; AMP = bf16 autocast on CPU, fp16 autocast + GradScaler on CUDA."""
+        """Move to ``device``; AMP = bf16 autocast on CPU (convs whose kernel overhangs the volume stay fp32,
+        see :mod:`.nets.bf16_guard`), fp16 autocast + GradScaler on CUDA."""
         if accumulation < 1:
             raise ValueError(f"accumulation must be >= 1, got {accumulation}")
         self.device = torch.device(device)
@@ -112,6 +115,8 @@ class ZooModel:
             net.to(self.device)
             if channels_last_3d:
                 _to_channels_last_3d(net)
+            if amp and self.device.type == "cpu":
+                guard_bf16_convs(net)
         if amp and self.device.type == "cuda":
             self.scalers = {name: torch.amp.GradScaler("cuda") for name in self.optimizers}
         else:

@@ -73,11 +73,7 @@ def cohort(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def two_threads():
-    """Run as the pipeline's rules do (threads: 2), whatever an earlier test left set.
-
-    Known issue: with ONE thread, oneDNN's bf16 conv3d weight gradient returned NaN for this tiny 16^3
-    Pix2Pix configuration (the trainer stops with a clear FloatingPointError); two threads do not.
-    """
+    """Run as the pipeline's rules do (threads: 2), whatever an earlier test left set."""
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
