@@ -8,6 +8,24 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+# torch threads per test package: tiny zoo nets are fastest on one thread (oversubscribing the 2-core CI
+# machine turns a 4 ms step into 100+ ms); synthesis runs as the pipeline's rules do (threads: 2).
+TORCH_THREADS = {"zoo": 1, "zoo_gans": 1, "zoo_likelihood": 1, "synthesis": 2}
+
+
+@pytest.fixture(autouse=True)
+def torch_threads(request):
+    package = request.path.relative_to(request.config.rootpath / "tests").parts[0]
+    if package not in TORCH_THREADS:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS[package])
+    yield
+    torch.set_num_threads(before)
+
 
 @pytest.fixture(scope="session")
 def phantom_cohort(tmp_path_factory):

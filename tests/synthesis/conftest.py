@@ -3,7 +3,6 @@ puts them, hidden true PET for the PET-less subjects, a validated-style manifest
 
 from __future__ import annotations
 
-import torch
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,12 +68,3 @@ def tiny_config(results, **synthesis) -> dict:
 @pytest.fixture(scope="session")
 def cohort(tmp_path_factory):
     return make_cohort(tmp_path_factory.mktemp("synthesis_cohort"))
-
-
-@pytest.fixture(autouse=True)
-def two_threads():
-    """Run as the pipeline's rules do (threads: 2), whatever an earlier test left set."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
