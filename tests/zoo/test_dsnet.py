@@ -1,0 +1,50 @@
+"""DSNet: the spatial cosine module against hand-computed values, the exposed features and maps."""
+
+import math
+
+import pytest
+import torch
+
+from mrisynth.zoo.nets.dsnet import DSNet, SpatialCosine
+
+
+def test_spatial_cosine_matches_hand_computed_values():
+    module = SpatialCosine(channels=2, n_classes=2, temperature=10.0)
+    with torch.no_grad():
+        module.prototypes.copy_(torch.tensor([[2.0, 0.0], [0.0, 5.0]]))  # normalised: e_x, e_y
+    # two locations (1D spatial axis): (3, 4) -> unit (0.6, 0.8); (1, 0) -> (1, 0)
+    features = torch.tensor([[[3.0, 1.0], [4.0, 0.0]]])  # (N=1, C=2, S=2)
+    similarity, specificity = module(features)
+    assert similarity.shape == (1, 2, 2) and specificity.shape == (1, 1, 2)
+    torch.testing.assert_close(similarity[0], torch.tensor([[0.6, 1.0], [0.8, 0.0]]))
+    # contrast max_k - min_k = (0.2, 1.0); softmax(10 * contrast) = (e^2, e^10) / (e^2 + e^10)
+    z = math.exp(2.0) + math.exp(10.0)
+    torch.testing.assert_close(specificity[0, 0], torch.tensor([math.exp(2.0) / z, math.exp(10.0) / z]))
+
+
+def test_spatial_cosine_needs_two_classes():
+    with pytest.raises(ValueError, match="n_classes"):
+        SpatialCosine(4, n_classes=1)
+
+
+def test_dsnet_exposes_layer_features_and_specificity_maps():
+    torch.manual_seed(0)
+    net = DSNet(n_branches=2, channels=4, n_stages=2, spatial_dims=3)
+    mri, pet = torch.randn(2, 1, 16, 16, 16), torch.randn(2, 1, 16, 16, 16)
+    logits, branches = net.explain(mri, pet)
+    assert logits.shape == (2, 2) and net.n_layers == 3
+    feats = branches[1].features
+    assert [tuple(f.shape) for f in feats] == [(2, 4, 8, 8, 8), (2, 8, 4, 4, 4), (2, 16, 2, 2, 2)]
+    torch.testing.assert_close(branches[1].specificity.sum((2, 3, 4)), torch.ones(2, 1))
+    # the pooled vector is the specificity-weighted sum of the last feature map
+    torch.testing.assert_close(branches[0].pooled, (branches[0].features[-1] * branches[0].specificity).sum((2, 3, 4)))
+    # the prototypes learn through the pooling
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    assert net.cosine[1].prototypes.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="2 branch"):
+        net(mri)
+
+
+def test_dsnet_single_branch_2d():
+    net = DSNet(n_branches=1, channels=2, n_stages=1, spatial_dims=2)
+    assert net(torch.randn(3, 1, 8, 8)).shape == (3, 2)
