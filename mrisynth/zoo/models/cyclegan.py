@@ -22,7 +22,10 @@ class CycleGAN(ZooModel):
     Identity terms need in_channels == out_channels (else set lambda_identity=0).
 
     With ``loss='least_squares'`` the generator's adversarial term is (D(G(a)) - 1)^2 / 2, half of
-    junyanz's MSE; ``gan_weight=2`` reproduces junyanz's balance exactly."""
+    junyanz's MSE; ``gan_weight=2`` reproduces junyanz's balance exactly.
+
+    ``noise``/``noise_channels`` make G_AB (A -> B, the direction that is imputed) stochastic, as in
+    :class:`~mrisynth.zoo.models.pix2pix.Pix2Pix`; G_BA stays deterministic. Default: none."""
 
     ema_targets = ("G_AB", "G_BA")
 
@@ -54,6 +57,8 @@ class CycleGAN(ZooModel):
         decay_steps: int = 0,
         init: str = "normal",
         init_gain: float = 0.02,
+        noise: str = "none",
+        noise_channels: int = 1,
         seed: int | None = None,
     ):
         super().__init__(seed=seed)
@@ -63,13 +68,14 @@ class CycleGAN(ZooModel):
         self.loss, self.gan_weight = loss, gan_weight
         self.lambda_a, self.lambda_b, self.lambda_identity = lambda_a, lambda_b, lambda_identity
 
-        def gen(cin, cout):
-            return init_weights(build_generator(generator, cin, cout, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs), init, init_gain)
+        def gen(cin, cout, noise="none"):
+            g = build_generator(generator, cin, cout, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs, noise, noise_channels)
+            return init_weights(g, init, init_gain)
 
         def disc(c):
             return init_weights(PatchGAN(c, ndf, n_layers, d_norm, spatial_dims), init, init_gain)
 
-        self.nets = {"G_AB": gen(in_channels, out_channels), "G_BA": gen(out_channels, in_channels), "D_A": disc(in_channels), "D_B": disc(out_channels)}
+        self.nets = {"G_AB": gen(in_channels, out_channels, noise), "G_BA": gen(out_channels, in_channels), "D_A": disc(in_channels), "D_B": disc(out_channels)}
         g_params = itertools.chain(self.nets["G_AB"].parameters(), self.nets["G_BA"].parameters())
         d_params = itertools.chain(self.nets["D_A"].parameters(), self.nets["D_B"].parameters())
         self.optimizers = {"G": torch.optim.Adam(g_params, lr=lr, betas=tuple(betas)), "D": torch.optim.Adam(d_params, lr=lr, betas=tuple(betas))}

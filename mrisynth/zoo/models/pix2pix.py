@@ -1,5 +1,20 @@
 """Pix2Pix (Isola et al. 2017): paired translation A -> B with a U-Net (or ResNet) generator, a
-conditional PatchGAN on cat(A, B) and lambda * L1. 2D or 3D; the 3D synthesis stage builds on it."""
+conditional PatchGAN on cat(A, B) and lambda * L1. 2D or 3D; the 3D synthesis stage builds on it.
+
+Stochastic variant (noise outsourcing, as :mod:`mrisynth.zoo.models.conditional_sampler`): the generator
+takes injected noise (``noise='channels'|'layers'``, :mod:`mrisynth.zoo.nets.noise`) so that G(eta, a) for
+independent eta can draw from B | A. The L1 term alone pulls every draw to the conditional median (the
+noise gets ignored, Isola et al. 2017), so ``diversity='energy'`` replaces it by the two-sample energy
+score: with two draws f1, f2 for the same a,
+
+    0.5 |f1 - b| + 0.5 |f2 - b| - lambda_div * 0.5 |f1 - f2|      (voxelwise means)
+
+At ``lambda_div = 1`` this is the sample form of the CRPS, a strictly proper scoring rule: in expectation it
+is minimised exactly when the draws follow the true conditional law of each voxel, so it rewards spread
+where B is not predictable from A and none where it is (the diversity-sensitive term of DSGAN, Yang et
+al. 2019, with the weight that makes it proper; > 1 pushes harder for diversity). The adversarial term
+sees f1. Defaults (``noise='none'``, ``diversity='none'``) are the deterministic Pix2Pix, bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +23,26 @@ import torch
 from mrisynth.zoo.base import AdversarialModel
 from mrisynth.zoo.losses import discriminator_loss, generator_loss, l1_loss
 from mrisynth.zoo.nets import PatchGAN, ResnetGenerator, UnetGenerator, init_weights
+from mrisynth.zoo.nets.noise import check_noise
 from mrisynth.zoo.registry import register
 from mrisynth.zoo.schedules import linear_decay
 
 
-def build_generator(kind: str, in_channels: int, out_channels: int, ngf: int, norm: str, spatial_dims: int, use_dropout: bool, n_blocks: int, num_downs: int):
+DIVERSITY = ("none", "energy")
+
+
+def energy_score(fake: torch.Tensor, other: torch.Tensor, target: torch.Tensor, lambda_div: float = 1.0) -> torch.Tensor:
+    """Two-draw energy score 0.5 |f1 - b| + 0.5 |f2 - b| - lambda_div * 0.5 |f1 - f2| (voxelwise means)."""
+    return 0.5 * (l1_loss(fake, target) + l1_loss(other, target)) - lambda_div * 0.5 * l1_loss(fake, other)
+
+
+def build_generator(kind: str, in_channels: int, out_channels: int, ngf: int, norm: str, spatial_dims: int, use_dropout: bool, n_blocks: int, num_downs: int,
+                    noise: str = "none", noise_channels: int = 1):
+    noise_kw = {"noise": noise, "noise_channels": noise_channels}
     if kind == "unet":
-        return UnetGenerator(in_channels, out_channels, num_downs, ngf, norm, use_dropout, spatial_dims)
+        return UnetGenerator(in_channels, out_channels, num_downs, ngf, norm, use_dropout, spatial_dims, **noise_kw)
     if kind == "resnet":
-        return ResnetGenerator(in_channels, out_channels, ngf, n_blocks, norm, use_dropout, spatial_dims)
+        return ResnetGenerator(in_channels, out_channels, ngf, n_blocks, norm, use_dropout, spatial_dims, **noise_kw)
     raise ValueError(f"generator must be 'unet' or 'resnet', got {kind!r}")
 
 
@@ -52,12 +78,22 @@ class Pix2Pix(AdversarialModel):
         decay_steps: int = 0,
         init: str = "normal",
         init_gain: float = 0.02,
+        noise: str = "none",
+        noise_channels: int = 1,
+        diversity: str = "none",
+        lambda_div: float = 1.0,
         seed: int | None = None,
     ):
         super().__init__(n_critic=1, seed=seed)
         generator_loss(loss, torch.zeros(1))  # fail early on an unknown name
+        if diversity not in DIVERSITY:
+            raise ValueError(f"diversity must be one of {DIVERSITY}, got {diversity!r}")
+        if diversity != "none" and not check_noise(noise, noise_channels) and not use_dropout:
+            raise ValueError("diversity='energy' needs a stochastic generator: set noise (or use_dropout)")
         self.loss, self.gan_weight, self.lambda_l1 = loss, gan_weight, lambda_l1
-        g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs)
+        self.diversity, self.lambda_div = diversity, lambda_div
+        g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs,
+                            noise, noise_channels)
         self.nets["G"] = init_weights(g, init, init_gain)
         self.nets["D"] = init_weights(PatchGAN(in_channels + out_channels, ndf, n_layers, d_norm, spatial_dims), init, init_gain)
         self.optimizers = {k: torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)) for k, net in self.nets.items()}
@@ -73,11 +109,20 @@ class Pix2Pix(AdversarialModel):
         loss = discriminator_loss(self.loss, self.nets["D"](torch.cat([a, b], 1)), self.nets["D"](torch.cat([a, fake], 1)))
         return loss, {"d_loss": loss.detach()}
 
-    def g_loss(self, a, b, *_):
+    def reconstruction(self, a, b) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """(fake, reconstruction term, logs): |G(a) - b|_1, or the energy score of two draws (``diversity``)."""
         fake = self.nets["G"](a)
-        adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
         l1 = l1_loss(fake, b)
-        return self.gan_weight * adv + self.lambda_l1 * l1, {"g_adv": adv.detach(), "g_l1": l1.detach()}
+        if self.diversity == "none":
+            return fake, l1, {"g_l1": l1.detach()}
+        other = self.nets["G"](a)
+        term = energy_score(fake, other, b, self.lambda_div)
+        return fake, term, {"g_l1": l1.detach(), "g_spread": l1_loss(fake, other).detach()}
+
+    def g_loss(self, a, b, *_):
+        fake, rec, logs = self.reconstruction(a, b)
+        adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
+        return self.gan_weight * adv + self.lambda_l1 * rec, {"g_adv": adv.detach(), **logs}
 
     def train_step(self, batch):
         if self._preview is None:

@@ -1,5 +1,7 @@
 """junyanz's ResNet generator (c7s1-ngf, two stride-2 downs, n residual blocks, two ups, c7s1-out, tanh)
 for 2D and 3D, with the few-output-channel 7^k output convolution computed as a "slab" (exact rewrite).
+Optionally stochastic: N(0, 1) noise maps concatenated to the input (``noise='channels'``) or also in
+front of every residual block (``'layers'``); see :mod:`mrisynth.zoo.nets.noise`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from torch import nn
 
 from mrisynth.zoo.nets.layers import check_dims, conv, conv_transpose, reflection_pad, uses_bias
 from mrisynth.zoo.nets.layers import norm as make_norm
+from mrisynth.zoo.nets.noise import NoiseConcat, check_noise
 
 
 class SlabConv(nn.Module):
@@ -57,10 +60,11 @@ class SlabConv(nn.Module):
 
 
 class ResnetBlock(nn.Module):
-    def __init__(self, spatial_dims: int, channels: int, norm_name: str, use_dropout: bool):
+    def __init__(self, spatial_dims: int, channels: int, norm_name: str, use_dropout: bool, noise_channels: int = 0):
         super().__init__()
         bias = uses_bias(norm_name)
-        layers = [reflection_pad(spatial_dims, 1), conv(spatial_dims, channels, channels, 3, bias=bias)]
+        layers = [NoiseConcat(noise_channels)] if noise_channels else []  # noise enters the residual branch only
+        layers += [reflection_pad(spatial_dims, 1), conv(spatial_dims, channels + noise_channels, channels, 3, bias=bias)]
         layers += [make_norm(norm_name, spatial_dims, channels), nn.ReLU(True)]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
@@ -85,15 +89,20 @@ class ResnetGenerator(nn.Module):
         use_dropout: bool = False,
         spatial_dims: int = 2,
         slab_output: bool = True,
+        noise: str = "none",
+        noise_channels: int = 1,
     ):
         super().__init__()
         d = check_dims(spatial_dims)
         bias = uses_bias(norm)
-        layers = [reflection_pad(d, 3), conv(d, in_channels, ngf, 7, bias=bias), make_norm(norm, d, ngf), nn.ReLU(True)]
+        n_noise = check_noise(noise, noise_channels)
+        layers = [NoiseConcat(n_noise)] if n_noise else []
+        layers += [reflection_pad(d, 3), conv(d, in_channels + n_noise, ngf, 7, bias=bias), make_norm(norm, d, ngf), nn.ReLU(True)]
         for i in range(2):
             c = ngf * 2**i
             layers += [conv(d, c, 2 * c, 3, stride=2, padding=1, bias=bias), make_norm(norm, d, 2 * c), nn.ReLU(True)]
-        layers += [ResnetBlock(d, ngf * 4, norm, use_dropout) for _ in range(n_blocks)]
+        block_noise = n_noise if noise == "layers" else 0
+        layers += [ResnetBlock(d, ngf * 4, norm, use_dropout, block_noise) for _ in range(n_blocks)]
         for i in range(2):
             c = ngf * 2 ** (2 - i)
             layers += [
