@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-MODEL_HELP = "synthesis model: pix2pix (U-Net + PatchGAN + L1, paired) or cyclegan (ResNet generators, cycle loss)"
+MODEL_NAMES = ("pix2pix", "cyclegan", "fgan", "fgan_nofc")  # = models.MODELS (kept light: no torch import here)
+MODEL_HELP = ("synthesis model: pix2pix (U-Net + PatchGAN + L1, paired), cyclegan (ResNet generators, cycle loss), "
+              "fgan (pix2pix + DSNet feature consistency, trained jointly with the DSNet) or fgan_nofc (fgan with "
+              "feature-consistency weight 0, the ablation)")
 
 
 def _common(p: argparse.ArgumentParser, fold: bool = True) -> None:
@@ -36,8 +39,8 @@ def _split(results, fold: int):
 
 
 def add_train(sub) -> None:
-    p = sub.add_parser("train-synthesis", help="train Pix2Pix or CycleGAN (3D) on one fold's training subjects with T1 and PET")
-    p.add_argument("--model", required=True, choices=["pix2pix", "cyclegan"], help=MODEL_HELP)
+    p = sub.add_parser("train-synthesis", help="train a 3D synthesis model (Pix2Pix, CycleGAN, FGAN) on one fold's training subjects with T1 and PET")
+    p.add_argument("--model", required=True, choices=MODEL_NAMES, help=MODEL_HELP)
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the config's synthesis.steps)")
     _common(p)
     p.set_defaults(func=run_train)
@@ -59,7 +62,7 @@ def run_train(args) -> int:
 
 def add_impute(sub) -> None:
     p = sub.add_parser("impute", help="synthetic PET for every subject of a fold without real PET and every test subject")
-    p.add_argument("--model", required=True, choices=["pix2pix", "cyclegan"], help=MODEL_HELP)
+    p.add_argument("--model", required=True, choices=MODEL_NAMES, help=MODEL_HELP)
     p.add_argument("--checkpoint", default=None, help="generator checkpoint (default: <results>/synthesis/<model>/fold-<k>/best.pt)")
     _common(p)
     p.set_defaults(func=run_impute)

@@ -1,18 +1,33 @@
-"""The zoo's Pix2Pix and CycleGAN, built in 3D from the config, and the MRI -> PET generator of each."""
+"""The zoo's Pix2Pix and CycleGAN and the FGAN (+ its ablation), built in 3D from the config, and the
+MRI -> PET generator of each."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-MODELS = ("pix2pix", "cyclegan")
+MODELS = ("pix2pix", "cyclegan", "fgan", "fgan_nofc")
+#: ablations: model name -> (the model whose config section, steps and patch size it uses, keyword overrides)
+ABLATIONS = {"fgan_nofc": ("fgan", {"feature_weight": 0.0})}
+
+
+def config_name(name: str) -> str:
+    """The ``synthesis.<section>`` / steps / patch_size key of model ``name`` (an ablation's base model)."""
+    return ABLATIONS[name][0] if name in ABLATIONS else name
+
+
+def uses_labels(name: str) -> bool:
+    """Whether training batches carry the diagnosis label (FGAN's DSNet)."""
+    return config_name(name) == "fgan"
 
 
 def model_kwargs(cfg: dict, name: str) -> dict:
     """Constructor keywords of the zoo model ``name`` from the config's ``synthesis.<name>`` section."""
     if name not in MODELS:
         raise ValueError(f"unknown synthesis model {name!r}; known: {', '.join(MODELS)}")
-    return {"lr": float(cfg["synthesis"]["lr"]), **cfg["synthesis"][name], "spatial_dims": 3, "seed": int(cfg["seed"])}
+    overrides = ABLATIONS[name][1] if name in ABLATIONS else {}
+    return {"lr": float(cfg["synthesis"]["lr"]), **cfg["synthesis"][config_name(name)], **overrides,
+            "spatial_dims": 3, "seed": int(cfg["seed"])}
 
 
 def model_class(name: str) -> type:
@@ -25,6 +40,10 @@ def model_class(name: str) -> type:
         from mrisynth.zoo.models.cyclegan import CycleGAN
 
         return CycleGAN
+    if name in ("fgan", "fgan_nofc"):
+        from mrisynth.synthesis.fgan import FGAN
+
+        return FGAN
     raise ValueError(f"unknown synthesis model {name!r}; known: {', '.join(MODELS)}")
 
 
@@ -36,7 +55,11 @@ def input_multiple(name: str, kwargs: dict) -> int:
     """Input sides must be multiples of this (U-Net: 2**num_downs; ResNet generator: 4)."""
     import inspect
 
-    defaults = {k: p.default for k, p in inspect.signature(model_class(name)).parameters.items()}
+    defaults = {}  # FGAN passes the Pix2Pix keywords on: collect defaults along the class hierarchy
+    for cls in reversed(model_class(name).__mro__):
+        if "__init__" in vars(cls):
+            defaults.update({k: p.default for k, p in inspect.signature(cls).parameters.items()
+                             if p.default is not inspect.Parameter.empty})
     params = {**defaults, **kwargs}
     return 2 ** int(params["num_downs"]) if params["generator"] == "unet" else 4
 

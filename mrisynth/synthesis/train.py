@@ -169,15 +169,20 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     kwargs = zoo_models.model_kwargs(cfg, model_name)
     multiple = zoo_models.input_multiple(model_name, kwargs)
     base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], out / "cache")
-    pairs = VolumePairs(base, patch_size=per_model(sc, "patch_size", model_name), multiple=multiple,
+    pairs = VolumePairs(base, patch_size=per_model(sc, "patch_size", zoo_models.config_name(model_name)), multiple=multiple,
                         unpaired=model_name == "cyclegan" and sc["cyclegan_unpaired"],
                         intensity_scale=sc["augment"]["intensity_scale"], intensity_shift=sc["augment"]["intensity_shift"])
+    if zoo_models.uses_labels(model_name):  # FGAN: (MRI, PET, diagnosis label) for its DSNet
+        from mrisynth.classify.data import POSITIVE
+        from mrisynth.synthesis.fgan import LabelledPairs
+
+        pairs = LabelledPairs(pairs, [int(s.diagnosis in POSITIVE) for s in fs.train])
     val = []
     for s in fs.val[: sc["val_subjects"]]:
         pet, mask = _load(s.paths.pet), _load(s.paths.mask) > 0
         val.append({"id": s.participant_id, "t1": mapping.t1_to_net(_load(s.paths.t1))[None, None], "pet": pet, "mask": mask})
     validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), sc["select_by"])
-    n_steps = int(steps if steps is not None else per_model(sc, "steps", model_name))
+    n_steps = int(steps if steps is not None else per_model(sc, "steps", zoo_models.config_name(model_name)))
     every = int(sc["validate_every"]) or n_steps
     tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=resolve_device(cfg["device"]),
                      amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(out / "train"),
