@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "train-synthesis": "mrisynth.synthesis.commands:add_train",
     "impute": "mrisynth.synthesis.commands:add_impute",
     "evaluate-synthesis": "mrisynth.synthesis.commands:add_evaluate",
+    "calibrate-synthesis": "mrisynth.synthesis.calibration:add_command",
     "summarize": "mrisynth.classify.commands:add_summarize",
     "report": "mrisynth.report.index:add_report",
     "zoo": "mrisynth.zoo.command:add_parser",

@@ -64,6 +64,13 @@ def add_impute(sub) -> None:
     p = sub.add_parser("impute", help="synthetic PET for every subject of a fold without real PET and every test subject")
     p.add_argument("--model", required=True, choices=MODEL_NAMES, help=MODEL_HELP)
     p.add_argument("--checkpoint", default=None, help="generator checkpoint (default: <results>/synthesis/<model>/fold-<k>/best.pt)")
+    p.add_argument("--samples", type=int, default=None,
+                   help="multiple imputation: K >= 2 draws per subject (network loaded once, K forward passes); writes "
+                        "the mean (as the imputed PET), the sd and the K draws as 4D NIfTI; 0 = one imputation "
+                        "(default: the config's synthesis.samples.<model>, else 0)")
+    p.add_argument("--sample-source", choices=["noise", "dropout"], default=None,
+                   help="randomness of the draws: the generator's injected noise, or test-time dropout "
+                        "(default: the config's synthesis.sample_source)")
     _common(p)
     p.set_defaults(func=run_impute)
 
@@ -76,10 +83,14 @@ def run_impute(args) -> int:
 
     cfg, results, manifest = _setup(args)
     ckpt = Path(args.checkpoint or best_checkpoint(results, args.model, args.fold))
+    sc = cfg["synthesis"]
+    samples = args.samples if args.samples is not None else int(sc["samples"].get(args.model, 0))
+    source = args.sample_source or sc["sample_source"]
     rows = impute_fold(cfg, args.model, results, manifest, _split(results, args.fold), ckpt,
                        imputed_dir(results, args.model, args.fold), imputation_done(results, args.model, args.fold),
-                       not args.no_progress)
-    print(f"{args.model} fold {args.fold}: imputed {len(rows)} PET volumes -> {imputed_dir(results, args.model, args.fold)}")
+                       not args.no_progress, samples=samples, source=source)
+    draws = f" x {samples} draws ({source})" if samples else ""
+    print(f"{args.model} fold {args.fold}: imputed {len(rows)} PET volumes{draws} -> {imputed_dir(results, args.model, args.fold)}")
     return 0
 
 

@@ -1,11 +1,24 @@
 """``impute``: synthetic SUVR PET for every subject of a fold without a real PET and for every test
 subject, from the fold's best generator, on the grid and with the affine of the subject's preprocessed T1.
+
+Multiple imputation (``--samples K``, K >= 2): the network is loaded once and run K times per subject, draw
+k with torch seeded by (config seed, subject, k) so every draw is reproducible and independent of the
+order of the subjects. The randomness is the generator's injected noise (``source='noise'``; the model
+needs ``noise: channels|layers``) or test-time dropout (``source='dropout'``, the MC-dropout baseline).
+Per subject (:mod:`mrisynth.synthesis.paths`):
+
+- ``..._desc-synth<model>_pet.nii.gz``: the voxelwise mean of the K draws (SUVR, float32): the file every
+  downstream step reads as "the" imputed PET;
+- ``..._desc-synth<model>sd_pet.nii.gz``: the voxelwise sd of the K draws (ddof 1, float32);
+- ``..._desc-synth<model>samples_pet.nii.gz``: the K draws, 4D (X, Y, Z, K), draw k = volume k, stored
+  int16 with the NIfTI scaling (scl_slope / scl_inter; nibabel applies it on read; < 1e-4 SUVR rounding).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +28,35 @@ from mrisynth.errors import InputError
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import predict
 from mrisynth.synthesis.intensity import IntensityMapping
-from mrisynth.synthesis.paths import imputed_pet_path
+from mrisynth.synthesis.paths import imputed_pet_path, imputed_samples_path, imputed_sd_path
+
+SOURCES = ("noise", "dropout")
+
+
+def draw_seed(seed: int, participant: str, k: int) -> int:
+    """Torch seed of draw ``k`` for one subject (crc32: stable across runs and subject orders)."""
+    return zlib.crc32(f"{seed}:{participant}:{k}".encode())
+
+
+def check_sampler(net: torch.nn.Module, source: str, model_name: str) -> None:
+    """InputError when the generator has no randomness of the requested kind."""
+    from mrisynth.zoo.nets.noise import has_dropout, is_stochastic
+
+    if source not in SOURCES:
+        raise InputError(f"sample source must be one of {SOURCES}, got {source!r}")
+    if source == "noise" and not is_stochastic(net):
+        raise InputError(f"{model_name}: the generator has no injected noise, so K draws would be identical; train it "
+                         f"with synthesis.{model_name}.noise: channels|layers, or use synthesis.sample_source: dropout")
+    if source == "dropout" and not has_dropout(net):
+        raise InputError(f"{model_name}: the generator has no dropout layer for test-time dropout (use_dropout: true)")
+
+
+def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, participant: str, k: int,
+         source: str = "noise") -> tuple[np.ndarray, str]:
+    """One imputation (SUVR array) of one subject, draw ``k``."""
+    torch.manual_seed(draw_seed(seed, participant, k))
+    y, method = predict(net, t1, icfg, mc_dropout=source == "dropout")
+    return mapping.net_to_pet(y[0, 0]).numpy(), method
 
 
 def read_best(path: Path) -> dict:
@@ -25,9 +66,10 @@ def read_best(path: Path) -> dict:
 
 
 def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_path: Path, checkpoint: Path,
-                out_dir: Path, table: Path, progress: bool = True) -> list[dict]:
+                out_dir: Path, table: Path, progress: bool = True, samples: int = 0, source: str = "noise") -> list[dict]:
     """Write ``..._desc-synth<model>_pet.nii.gz`` (+ JSON sidecar) for each subject to impute, all at once
-    (``out_dir`` is replaced atomically), and a TSV listing them."""
+    (``out_dir`` is replaced atomically), and a TSV listing them; with ``samples`` = K >= 2 also the sd and
+    the K draws (module docstring)."""
     from tqdm.auto import tqdm
 
     from mrisynth.io.atomic import atomic_dir, atomic_path
@@ -42,6 +84,10 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
     if best["model"] != model_name:
         raise InputError(f"{checkpoint} holds a {best['model']} generator, not {model_name}")
     net, _ = zoo_models.load_generator(best)
+    if samples == 1 or samples < 0:
+        raise InputError(f"--samples must be 0 (one imputation) or >= 2 (multiple imputation), got {samples}")
+    if samples:
+        check_sampler(net, source, model_name)
     mapping = IntensityMapping.from_dict(best["mapping"])
     icfg = inference_config(cfg, int(best["multiple"]))
     if icfg.fast:
@@ -51,18 +97,28 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
         for s in tqdm(fs.impute, desc=f"impute {model_name} fold {fs.fold}", disable=not progress):
             img = load_nifti(s.paths.t1)
             t1 = mapping.t1_to_net(np.asarray(img.dataobj, dtype=np.float32))[None, None]
-            y, method = predict(net, t1, icfg)
-            pet = mapping.net_to_pet(y[0, 0]).numpy()
-            final = imputed_pet_path(results, model_name, fs.fold, s.participant_id, s.session_id, res_mm)
+            where = (results, model_name, fs.fold, s.participant_id, s.session_id, res_mm)
+            final = imputed_pet_path(*where)
+            if samples:
+                draws = [draw(net, t1, icfg, mapping, int(cfg["seed"]), s.participant_id, k, source) for k in range(samples)]
+                method = draws[0][1]
+                stack = np.stack([d[0] for d in draws], -1)
+                pet = stack.mean(-1)
+                save_nifti(stack.std(-1, ddof=1), img.affine, tmp / imputed_sd_path(*where).name, dtype=np.float32)
+                save_nifti(stack, img.affine, tmp / imputed_samples_path(*where).name, dtype=np.int16)
+            else:
+                pet, method = draw(net, t1, icfg, mapping, int(cfg["seed"]), s.participant_id, 0)
             save_nifti(pet, img.affine, tmp / final.name, dtype=np.float32)
             sidecar = {"modality": "pet", "tracer": "FDG", "units": "SUVR", "synthetic": True, "model": model_name,
                        "fold": fs.fold, "source_t1": str(s.paths.t1), "generator_step": int(best["step"]),
                        "inference": method, "intensity_mapping": mapping.describe(),
+                       "samples": samples, "sample_source": source if samples else None,
+                       "summary": "mean of the samples" if samples else "one draw",
                        "inverse": ("suvr = template + generator_output * residual_scale (template: mean training SUVR)"
                                    if mapping.template is not None else "suvr = (generator_output + 1) / 2 * pet_high")}
             (tmp / final.name.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar, indent=1) + "\n")
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,
-                         "has_real_pet": s.has_pet, "inference": method, "path": str(final)})
+                         "has_real_pet": s.has_pet, "inference": method, "samples": samples, "path": str(final)})
     with atomic_path(table) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["participant_id"], delimiter="\t")
         writer.writeheader()

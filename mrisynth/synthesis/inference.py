@@ -63,14 +63,18 @@ def sliding_window(generator: nn.Module, x: torch.Tensor, cfg: InferenceConfig) 
         return inferer(x.contiguous(), forward).float().contiguous()
 
 
-def predict(generator: nn.Module, x: torch.Tensor, cfg: InferenceConfig) -> tuple[torch.Tensor, str]:
+def predict(generator: nn.Module, x: torch.Tensor, cfg: InferenceConfig, mc_dropout: bool = False) -> tuple[torch.Tensor, str]:
     """Whole-volume forward if the padded volume has at most ``cfg.max_whole_voxels`` voxels, else sliding
-    windows; returns (output, method name)."""
+    windows; returns (output, method name). ``mc_dropout``: dropout layers keep sampling (test-time dropout)."""
     padded = 1
     for n in x.shape[-3:]:
         padded *= n + (-n) % cfg.multiple
     was_training = generator.training
     generator.eval()
+    if mc_dropout:
+        from mrisynth.zoo.nets.noise import enable_dropout
+
+        enable_dropout(generator)
     try:
         if padded <= cfg.max_whole_voxels:
             return whole_volume(generator, x, cfg), "whole"

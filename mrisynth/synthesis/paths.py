@@ -5,7 +5,12 @@
     ``train/``        trainer checkpoint, losses.csv, validation.csv, samples/*.png
     ``best.pt``       generator weights of the best validation step + the intensity mapping
     ``imputed/``      ``sub-<id>_ses-<s>_trc-FDG_space-<T>_res-<r>_desc-synth<model>_pet.nii.gz`` (+ .json)
+                      with K samples (``impute --samples K``): that file is the mean of the K draws, and
+                      ``..._desc-synth<model>sd_pet.nii.gz`` (voxelwise sd, ddof 1) and
+                      ``..._desc-synth<model>samples_pet.nii.gz`` (4D, X x Y x Z x K: draw k in volume k,
+                      int16 with NIfTI scl_slope / scl_inter, SUVR after scaling) sit next to it
 ``<results>/synthesis/evaluation/``  metrics.csv, summary.csv, tests.csv, table.md, fig-<model>.png
+``<results>/synthesis/calibration/``  subjects.csv, regions.csv, summary.csv, table.md, fig-uncertainty-<model>.png
 """
 
 from __future__ import annotations
@@ -40,6 +45,20 @@ def imputed_pet_path(results: str | Path, model: str, fold: int, participant: st
     return imputed_dir(results, model, fold) / f"sub-{sub}_ses-{ses}_trc-FDG_{grid}_desc-synth{model}_pet.nii.gz"
 
 
+def imputed_sd_path(results: str | Path, model: str, fold: int, participant: str, session: str,
+                     resolution_mm: float) -> Path:
+    """Voxelwise sd of the K imputations (written only by ``impute --samples K``)."""
+    mean = imputed_pet_path(results, model, fold, participant, session, resolution_mm)
+    return mean.with_name(mean.name.replace(f"_desc-synth{model}_pet", f"_desc-synth{model}sd_pet"))
+
+
+def imputed_samples_path(results: str | Path, model: str, fold: int, participant: str, session: str,
+                         resolution_mm: float) -> Path:
+    """The K imputations as one 4D NIfTI, draw k = volume k (written only by ``impute --samples K``)."""
+    mean = imputed_pet_path(results, model, fold, participant, session, resolution_mm)
+    return mean.with_name(mean.name.replace(f"_desc-synth{model}_pet", f"_desc-synth{model}samples_pet"))
+
+
 def imputation_done(results: str | Path, model: str, fold: int) -> Path:
     """A small table of what ``impute`` wrote for a fold (the rule's output; per-subject names depend on the split)."""
     return fold_dir(results, model, fold) / "imputed.tsv"
@@ -47,3 +66,7 @@ def imputation_done(results: str | Path, model: str, fold: int) -> Path:
 
 def evaluation_dir(results: str | Path) -> Path:
     return Path(results) / "synthesis" / "evaluation"
+
+
+def calibration_dir(results: str | Path) -> Path:
+    return Path(results) / "synthesis" / "calibration"

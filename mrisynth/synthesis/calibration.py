@@ -1,0 +1,248 @@
+"""``calibrate-synthesis``: are the multiple imputations' uncertainties honest? Measured on every test
+subject of every fold against its real PET or (phantom) its hidden true PET, for each model imputed with
+K >= 2 draws (``impute --samples K``).
+
+- Voxel coverage: the fraction of brain voxels whose reference SUVR lies in the central ``level``
+  predictive interval ``mean +- t_{K-1}((1 + level) / 2) * sd * sqrt(1 + 1/K)`` of the K draws (exact
+  coverage ``level`` when the draws and the reference are exchangeable Gaussian draws; the goal for 90% is
+  85-95%).
+- Spearman correlation between the voxelwise sd and the absolute error of the mean, over brain voxels
+  (per subject, then averaged): does the model know where it is wrong?
+- The same for regional SUVR means (the ellipsoids of :data:`mrisynth.anatomy.REGIONS` within the brain
+  mask): each draw's regional mean, their mean and sd, coverage over (subject, region) pairs and the
+  Spearman correlation of sd and |error| over those pairs.
+
+Outputs (``<results>/synthesis/calibration/``): subjects.csv (one row per model, fold, subject), regions.csv
+(one row per model, fold, subject, region), summary.csv and table.md (one row per model), and
+fig-uncertainty-<model>.png (mean / sd / |error| mid slices of a few subjects).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mrisynth.errors import InputError
+
+
+def interval_half_width(sd: np.ndarray, k: int, level: float) -> np.ndarray:
+    """Half width of the central ``level`` predictive interval for a new draw, from K draws' sd."""
+    return stats.t.ppf(0.5 + level / 2, k - 1) * np.asarray(sd) * np.sqrt(1 + 1 / k)
+
+
+def coverage(reference: np.ndarray, mean: np.ndarray, sd: np.ndarray, k: int, level: float) -> float:
+    """Fraction of ``reference`` values inside their predictive intervals (all arrays the same shape)."""
+    return float(np.mean(np.abs(reference - mean) <= interval_half_width(sd, k, level)))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation; NaN when either side is constant."""
+    a, b = np.ravel(a), np.ravel(b)
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(stats.spearmanr(a, b).statistic)
+
+
+def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.ndarray, affine: np.ndarray,
+                        level: float) -> tuple[dict, list[dict]]:
+    """(voxel summary, one row per region) for one subject; ``samples`` is (X, Y, Z, K) SUVR."""
+    from mrisynth.anatomy import REGIONS, region_mask
+
+    k = samples.shape[-1]
+    inside = samples[mask]  # (V, K)
+    mean, sd = inside.mean(1), inside.std(1, ddof=1)
+    ref = reference[mask]
+    err = np.abs(mean - ref)
+    voxel = {"k": k, "n_voxels": int(mask.sum()), "coverage": coverage(ref, mean, sd, k, level),
+             "spearman_sd_error": spearman(sd, err), "mean_sd": float(sd.mean()), "mae": float(err.mean())}
+    regions = []
+    for name in REGIONS:
+        roi = region_mask(name, affine, mask.shape) & mask
+        if not roi.any():
+            continue
+        draws = samples[roi].mean(0)  # regional mean SUVR of each draw
+        r_mean, r_sd, r_ref = float(draws.mean()), float(draws.std(ddof=1)), float(reference[roi].mean())
+        regions.append({"region": name, "mean": r_mean, "sd": r_sd, "reference": r_ref, "abs_error": abs(r_mean - r_ref),
+                        "covered": bool(abs(r_mean - r_ref) <= interval_half_width(r_sd, k, level))})
+    return voxel, regions
+
+
+def _load(path):
+    from mrisynth.io.nifti import load_nifti
+
+    img = load_nifti(path)
+    return np.asarray(img.dataobj, dtype=np.float32), np.asarray(img.affine)
+
+
+def _load_samples(path: Path) -> np.ndarray:
+    import nibabel as nib
+
+    if not Path(path).exists():
+        raise InputError(f"calibrate-synthesis: samples {path} do not exist (run `mrisynth impute --samples K`)")
+    data = np.asarray(nib.load(path).dataobj, dtype=np.float32)
+    if data.ndim != 4 or data.shape[-1] < 2:
+        raise InputError(f"calibrate-synthesis: {path} is not a 4D NIfTI of K >= 2 draws (shape {data.shape})")
+    return data
+
+
+def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, models: list[str]):
+    """(subject rows, region rows, figure subjects) of one fold."""
+    from mrisynth.synthesis.paths import imputed_samples_path
+    from mrisynth.synthesis.subjects import fold_subjects, require_files
+
+    level = float(cfg["synthesis"]["calibration"]["level"])
+    res_mm = cfg["preprocess"]["resolution_mm"]
+    fs = fold_subjects(results, manifest, split_path, res_mm)
+    subjects, regions, figure = [], [], []
+    for s in fs.test:
+        if s.has_pet:
+            ref_path, kind = s.paths.pet, "real"
+        elif Path(s.paths.truth_pet).exists():
+            ref_path, kind = s.paths.truth_pet, "truth"
+        else:
+            continue
+        require_files([s], "t1", "mask")
+        reference, affine = _load(ref_path)
+        mask = _load(s.paths.mask)[0] > 0
+        for model in models:
+            samples = _load_samples(imputed_samples_path(results, model, fs.fold, s.participant_id, s.session_id, res_mm))
+            if samples.shape[:3] != reference.shape:
+                raise InputError(f"calibrate-synthesis: draws of sub-{s.participant_id} ({model}) are not on the grid of {ref_path}")
+            voxel, per_region = subject_calibration(samples, reference, mask, affine, level)
+            key = {"model": model, "fold": fs.fold, "participant_id": s.participant_id, "reference": kind}
+            subjects.append(key | voxel)
+            regions += [key | r for r in per_region]
+            if sum(f["model"] == model for f in figure) < cfg["synthesis"]["calibration"]["figure_subjects"]:
+                figure.append({"model": model, "id": s.participant_id, "fold": fs.fold, "t1": _load(s.paths.t1)[0],
+                               "ref": reference, "mask": mask, "mean": samples.mean(-1), "sd": samples.std(-1, ddof=1)})
+    return subjects, regions, figure
+
+
+def summarize(subjects: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
+    """One row per model: voxel coverage and sd-|error| Spearman (mean, min, max over subjects), the same
+    for regional means (pooled over subject x region pairs)."""
+    rows = []
+    for model, g in subjects.groupby("model", sort=False):
+        r = regions[regions["model"] == model]
+        rows.append({"model": model, "k": int(g["k"].iloc[0]), "n_subjects": len(g),
+                     "voxel_coverage": g["coverage"].mean(), "voxel_coverage_min": g["coverage"].min(),
+                     "voxel_coverage_max": g["coverage"].max(), "voxel_spearman": g["spearman_sd_error"].mean(),
+                     "mean_sd": g["mean_sd"].mean(), "mae": g["mae"].mean(), "n_region_pairs": len(r),
+                     "region_coverage": r["covered"].mean() if len(r) else np.nan,
+                     "region_spearman": spearman(r["sd"], r["abs_error"]) if len(r) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def markdown_table(summary: pd.DataFrame, level: float) -> str:
+    lines = ["# Calibration of the multiple imputations (test subjects, real or hidden true PET)", "",
+             f"Coverage: fraction of reference values inside the central {level:.0%} predictive interval "
+             f"(mean ± t_(K-1) × sd × sqrt(1 + 1/K) of the K draws; goal {level - 0.05:.0%}-{min(level + 0.05, 1):.0%}). "
+             "Spearman: rank correlation of the predicted sd with the absolute error of the mean (voxels: per "
+             "subject over brain voxels, then averaged; regions: over all subject × region pairs).", "",
+             "| model | K | subjects | voxel coverage (min-max) | voxel Spearman(sd, abs err) | mean sd (SUVR) | MAE of mean "
+             "| regional coverage | regional Spearman | region pairs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in summary.itertuples():
+        lines.append(f"| {r.model} | {r.k} | {r.n_subjects} | {r.voxel_coverage:.3f} ({r.voxel_coverage_min:.3f}-"
+                     f"{r.voxel_coverage_max:.3f}) | {r.voxel_spearman:.3f} | {r.mean_sd:.4f} | {r.mae:.4f} | "
+                     f"{r.region_coverage:.3f} | {r.region_spearman:.3f} | {r.n_region_pairs} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(model: str, shown: list[dict], path: Path) -> None:
+    """Rows = subjects; columns = MRI, reference PET, mean of the draws, sd, |mean - reference| (mid axial
+    slice; sd and |error| share one colour scale so they can be compared)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrisynth.io.atomic import atomic_path
+
+    fig, axes = plt.subplots(len(shown), 5, figsize=(12.5, 2.6 * len(shown)), squeeze=False)
+    for row, s in zip(axes, shown):
+        z = s["ref"].shape[2] // 2
+        m = s["mask"][:, :, z]
+        vmax = float(np.percentile(s["ref"][s["mask"]], 99.5))
+        err = np.where(m, np.abs(s["mean"][:, :, z] - s["ref"][:, :, z]), 0.0)
+        sd = np.where(m, s["sd"][:, :, z], 0.0)
+        hi = max(float(np.percentile(err[m], 99)) if m.any() else 0.0, float(sd.max()), 1e-6)
+        panels = [(s["t1"][:, :, z], "gray", None, f"MRI\nsub-{s['id']} (fold {s['fold']})"),
+                  (s["ref"][:, :, z], "hot", vmax, "reference PET"), (s["mean"][:, :, z], "hot", vmax, f"{model}: mean of draws"),
+                  (sd, "viridis", hi, "sd of draws"), (err, "viridis", hi, "|mean - reference|")]
+        for ax, (img, cmap, top, title) in zip(row, panels):
+            im = ax.imshow(np.rot90(img), cmap=cmap, vmin=0 if top is not None else None, vmax=top)
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+            if cmap != "gray":
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+
+
+def calibrate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path], models: list[str], out_dir: Path,
+              progress: bool = True) -> pd.DataFrame:
+    from tqdm.auto import tqdm
+
+    from mrisynth.io.atomic import atomic_dir
+
+    if not models:
+        raise InputError("calibrate-synthesis: no model with synthesis.samples >= 2 (nothing to calibrate)")
+    subjects, regions, shown = [], [], []
+    for split_path in tqdm(split_paths, desc="calibrate folds", disable=not progress):
+        s, r, f = calibrate_fold(cfg, results, manifest, split_path, models)
+        subjects, regions, shown = subjects + s, regions + r, shown + f
+    if not subjects:
+        raise InputError("calibrate-synthesis: no test subject has a real or hidden true PET")
+    subjects, regions = pd.DataFrame(subjects), pd.DataFrame(regions)
+    summary = summarize(subjects, regions)
+    n_fig = cfg["synthesis"]["calibration"]["figure_subjects"]
+    with atomic_dir(out_dir) as tmp:
+        subjects.to_csv(tmp / "subjects.csv", index=False)
+        regions.to_csv(tmp / "regions.csv", index=False)
+        summary.to_csv(tmp / "summary.csv", index=False)
+        (tmp / "table.md").write_text(markdown_table(summary, float(cfg["synthesis"]["calibration"]["level"])))
+        for model in models:
+            figure(model, [f for f in shown if f["model"] == model][:n_fig], tmp / f"fig-uncertainty-{model}.png")
+    return summary
+
+
+def sampled_models(cfg: dict) -> list[str]:
+    """The configured synthesis models imputed with K >= 2 draws."""
+    samples = cfg["synthesis"]["samples"]
+    return [m for m in cfg["synthesis"]["models"] if int(samples.get(m, 0)) >= 2]
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("calibrate-synthesis", help="coverage and sd-error correlation of the multiple imputations on test subjects",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=None, help="models (default: those with synthesis.samples >= 2)")
+    p.add_argument("--folds", type=int, nargs="+", default=None, help="folds (default: 0..split.k-1)")
+    p.add_argument("--out-dir", default=None, help="output folder (default: <results>/synthesis/calibration)")
+    p.add_argument("--config", default=None, help="YAML config (default: schema defaults)")
+    p.add_argument("--results", default=None, help="results folder (default: the config's `results`)")
+    p.add_argument("--manifest", default=None, help="validated manifest (default: <results>/manifest/manifest.csv)")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mrisynth.config import load_config
+    from mrisynth.synthesis.paths import calibration_dir
+
+    cfg = load_config(args.config)
+    results = Path(args.results or cfg["results"])
+    manifest = Path(args.manifest or results / "manifest" / "manifest.csv")
+    folds = args.folds if args.folds is not None else list(range(cfg["split"]["k"]))
+    out = Path(args.out_dir or calibration_dir(results))
+    summary = calibrate(cfg, results, manifest, [results / "splits" / f"fold-{f}.json" for f in folds],
+                        args.models or sampled_models(cfg), out, not args.no_progress)
+    print(summary[["model", "k", "n_subjects", "voxel_coverage", "voxel_spearman", "region_coverage", "region_spearman"]].to_string(index=False))
+    print(f"-> {out}")
+    return 0
