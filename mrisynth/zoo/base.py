@@ -68,6 +68,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .distributed import gradient_sync
 from .nets.bf16_guard import guard_bf16_convs
 
 LossFn = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
@@ -163,8 +164,9 @@ class ZooModel:
         sums: dict[str, float] = {}
         try:
             opt.zero_grad(set_to_none=True)
-            for parts in zip(*chunks):
-                with self.autocast():
+            for i, parts in enumerate(zip(*chunks)):
+                # under torchrun: average this optimizer's gradients over processes, on the last micro-batch
+                with gradient_sync(self.nets, owned, sync=i == k - 1), self.autocast():
                     loss, logs = loss_fn(*parts)
                 loss = loss.float() / k
                 (scaler.scale(loss) if scaler else loss).backward()

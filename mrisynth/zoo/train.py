@@ -10,6 +10,11 @@ seeded with ``(seed, e)``, so resuming needs no data-loader state. A checkpoint 
 state (nets, optimizers, schedulers, scalers, EMA, extra state such as image pools), the step and the
 python / numpy / torch (and CUDA) RNG states, in types that ``torch.load(weights_only=True)`` accepts. So
 on CPU, ``steps=2N`` equals ``steps=N`` + kill + resume to ``2N``, bit for bit.
+
+Under ``torchrun`` (a process group initialised, see :mod:`mrisynth.zoo.distributed`) the same loop is
+data-parallel: ``batch_size`` stays the global batch, each rank takes its contiguous share of it, nets are
+DDP-wrapped, each rank has its own seed and RNG states (all checkpointed), and only rank 0 writes files,
+logs (losses averaged over ranks) and shows progress.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from tqdm.auto import tqdm
 
 from mrisynth.io.atomic import atomic_path
 from mrisynth.seeding import seed_everything
+from mrisynth.zoo import distributed
 from mrisynth.zoo.base import ZooModel
 
 log = logging.getLogger(__name__)
@@ -41,7 +47,7 @@ LOSSES = "losses.csv"
 @dataclasses.dataclass
 class TrainConfig:
     steps: int = 1000  # train_step calls (= batches = critic updates)
-    batch_size: int = 64
+    batch_size: int = 64  # the global batch: under torchrun each of N processes takes batch_size / N
     seed: int = 0
     device: str = "cpu"
     amp: bool = False  # bf16 autocast on CPU, fp16 autocast + GradScaler on CUDA
@@ -66,6 +72,11 @@ class Trainer:
     ):
         if len(dataset) < config.batch_size:
             raise ValueError(f"dataset has {len(dataset)} items, fewer than batch_size={config.batch_size}")
+        self.rank, self.world = distributed.world()
+        if config.batch_size % self.world:
+            raise ValueError(f"batch_size={config.batch_size} (the global batch) is not divisible by {self.world} processes")
+        if self.world > 1 and not model.optimizers:
+            raise ValueError(f"{type(model).__name__} updates without an optimizer: no data-parallel training")
         self.model = model
         self.dataset = dataset
         self.config = config
@@ -90,6 +101,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
         perm = torch.randperm(len(self.dataset), generator=gen)
         idx = perm[i * self.config.batch_size : (i + 1) * self.config.batch_size]
+        idx = idx.tensor_split(self.world)[self.rank]  # this process's share (all of it on one process)
         if isinstance(self.dataset, TensorDataset):
             items = tuple(t[idx] for t in self.dataset.tensors)
             return items if len(items) > 1 else items[0]
@@ -102,26 +114,33 @@ class Trainer:
             self.load_checkpoint(self.out / CHECKPOINT)
             log.info("resumed from %s at step %d", self.out / CHECKPOINT, self.step)
         elif self.step == 0:
-            seed_everything(cfg.seed)
+            seed_everything(distributed.rank_seed(cfg.seed, self.rank))
         self.start_step = self.step
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, desc=type(self.model).__name__)
-        while self.step < cfg.steps:
-            t0 = time.perf_counter()
-            logs = self.model.train_step(self.batch_at(self.step))
-            self.model.end_step()
-            self.step += 1
-            self.wall_s += time.perf_counter() - t0
-            bad = [k for k, v in logs.items() if not math.isfinite(v)]
-            if bad:
-                raise FloatingPointError(f"non-finite {bad} at step {self.step}: {logs}")
-            self.history.append({"step": self.step, **logs})
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in list(logs.items())[:4]}, refresh=False)
-            if self.out is not None:
-                if cfg.sample_every and self.step % cfg.sample_every == 0:
-                    self.on_sample(self.model, self.step, self.out / "samples", cfg.sample_n)
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
-                    self.save_checkpoint(self.out / CHECKPOINT)
+        show = cfg.progress and self.rank == 0
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not show, desc=type(self.model).__name__)
+        if self.world > 1:
+            distributed.wrap_nets(self.model.nets, self.model.device)
+        try:
+            while self.step < cfg.steps:
+                t0 = time.perf_counter()
+                logs = self.model.train_step(self.batch_at(self.step))
+                self.model.end_step()
+                logs = distributed.mean_over_ranks(logs)
+                self.step += 1
+                self.wall_s += time.perf_counter() - t0
+                bad = [k for k, v in logs.items() if not math.isfinite(v)]
+                if bad:
+                    raise FloatingPointError(f"non-finite {bad} at step {self.step}: {logs}")
+                self.history.append({"step": self.step, **logs})
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(logs.items())[:4]}, refresh=False)
+                if self.out is not None:
+                    if cfg.sample_every and self.step % cfg.sample_every == 0 and self.rank == 0:
+                        self.on_sample(self.model, self.step, self.out / "samples", cfg.sample_n)
+                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                        self.save_checkpoint(self.out / CHECKPOINT)
+        finally:
+            distributed.unwrap_nets(self.model.nets)
         bar.close()
         if self.out is not None:
             self.save_checkpoint(self.out / CHECKPOINT)
@@ -129,24 +148,16 @@ class Trainer:
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict:
-        np_state = np.random.get_state()
+        """All state; under torchrun a collective (every rank calls it) that also holds every rank's RNGs."""
         state = {
             "step": self.step,
             "wall_s": self.wall_s,
             "config": dataclasses.asdict(self.config),
             "model": self.model.state_dict(),
-            "rng": {
-                "python": _py_state_to_list(random.getstate()),
-                "numpy": {
-                    "keys": torch.from_numpy(np_state[1].astype(np.int64)),
-                    "pos": int(np_state[2]),
-                    "has_gauss": int(np_state[3]),
-                    "gauss": float(np_state[4]),
-                },
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            },
+            "rng": _rng_state(),
         }
+        if self.world > 1:
+            state["rng_ranks"] = distributed.gather_objects(state["rng"])
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -154,18 +165,28 @@ class Trainer:
         self.wall_s = float(state.get("wall_s", 0.0))
         self.model.load_state_dict(state["model"])
         rng = state["rng"]
+        if self.world > 1 or "rng_ranks" in state:
+            ranks = state.get("rng_ranks", [rng])
+            if len(ranks) != self.world:  # resumed on another number of processes: fresh per-rank seeds
+                log.warning("checkpoint written by %d process(es), resuming on %d: RNGs reseeded", len(ranks), self.world)
+                seed_everything(distributed.rank_seed(self.config.seed + self.step, self.rank))
+                return
+            rng = ranks[self.rank]
         random.setstate(_py_state_from_list(rng["python"]))
         np_rng = rng["numpy"]
         np.random.set_state(
             ("MT19937", np_rng["keys"].numpy().astype(np.uint32), np_rng["pos"], np_rng["has_gauss"], np_rng["gauss"])
         )
-        torch.set_rng_state(rng["torch"])
+        torch.set_rng_state(rng["torch"].cpu())  # map_location may have moved the states to the GPU
         if rng["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            torch.cuda.set_rng_state_all([t.cpu() for t in rng["cuda"]])
 
     def save_checkpoint(self, path: Path) -> None:
+        state = self.state_dict()
+        if self.rank != 0:
+            return
         with atomic_path(path) as tmp:
-            torch.save(self.state_dict(), tmp)
+            torch.save(state, tmp)
         self._write_losses()
 
     def load_checkpoint(self, path: Path) -> None:
@@ -207,6 +228,21 @@ def save_preview(model: ZooModel, step: int, folder: Path, n: int) -> None:
         images = model.preview(n, generator=gen)
     model.train()
     save_grid(images, folder / f"step-{step:07d}.png", nrow=getattr(model, "preview_nrow", None))
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    return {
+        "python": _py_state_to_list(random.getstate()),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "gauss": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
 
 
 def _py_state_to_list(state) -> list:
