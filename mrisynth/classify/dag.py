@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mrisynth.classify.scenarios import IMPUTED_PREFIX
+from mrisynth.classify.scenarios import IMPUTED_PREFIX, MULTI_PREFIX
 
 
 def preprocessed(results: str, rows: list[dict], resolution_mm: float) -> list[tuple]:
@@ -31,9 +31,14 @@ def scenario_inputs(scenario: str, fold: int, results: str, subjects: list[tuple
         files += [str(p.truth_pet) for p, has in subjects if not has]
     if scenario.startswith(IMPUTED_PREFIX):
         files.append(str(imputation_done(results, scenario[len(IMPUTED_PREFIX):], fold)))
+    if scenario.startswith(MULTI_PREFIX):
+        files.append(str(imputation_done(results, scenario[len(MULTI_PREFIX):], fold)))
     return files
 
 
 def prediction_files(results: str, classifiers: list[str], scenarios: list[str], folds: list[int]) -> list[str]:
+    from mrisynth.classify.multiple import CLASSIFIERS as MULTI_CLASSIFIERS
+
     return [str(Path(results) / "classify" / c / s / f"fold-{k}" / "predictions.csv")
-            for c in classifiers for s in scenarios for k in folds]
+            for c in classifiers for s in scenarios for k in folds
+            if not s.startswith(MULTI_PREFIX) or c in MULTI_CLASSIFIERS]  # K CNN trainings would cost K x

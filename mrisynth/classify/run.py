@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mrisynth.classify.data import in_population, load_stack, read_cohort, subject_images
-from mrisynth.classify.scenarios import MEAN, ZERO, pet_plan
+from mrisynth.classify.scenarios import MEAN, MULTI_PREFIX, ZERO, pet_plan
 from mrisynth.classify.splits import load_split
 from mrisynth.errors import InputError
 from mrisynth.io.atomic import atomic_path, write_text
@@ -89,6 +89,16 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
         if len(idx) == 0 or (name == "train" and len(set(labels[idx])) < 2):
             raise InputError(f"fold {fold}, scenario {scenario}: the {name} split of population {cc['population']!r} "
                              f"has too few subjects (per class {np.bincount(labels[idx], minlength=2).tolist()})")
+    if scenario.startswith(MULTI_PREFIX):  # K regional fits, one per imputation, pooled by summarize
+        from mrisynth.classify.multiple import classify_over_imputations
+
+        pred = classify_over_imputations(cfg, cohort, images, sources, labels, np.concatenate([train_idx, val_idx]),
+                                         test_idx, classifier, seed)
+        pred["fold"], pred["scenario"], pred["classifier"] = fold, scenario, classifier
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_dir / "predictions.csv") as tmp:
+            pred[PREDICTION_COLUMNS + ["imputation"]].to_csv(tmp, index=False, float_format="%.6f")
+        return pred
     volumes, masks, affine, zero = _load_volumes(cohort, images, sources, part == "train")
     log.info("fold %d %s %s: %d train, %d val, %d test subjects, %d modalities", fold, scenario, classifier,
              len(train_idx), len(val_idx), len(test_idx), volumes.shape[1])

@@ -9,6 +9,8 @@
   ``results/preprocess_truth/``) elsewhere: the upper bound of what imputation could give.
 - ``mri+imputed_<model>``: real PET where present, the PET that synthesis model imputed (in this fold,
   never trained on test subjects) elsewhere.
+- ``mri+multi_imputed_<model>`` (models with ``synthesis.samples`` >= 2): as above with each of the K
+  imputed draws in turn, pooled with Rubin's rules (:mod:`mrisynth.classify.multiple`; regional classifier).
 
 Every scenario except ``mri+real_pet`` uses the same training, validation and test subjects.
 """
@@ -23,6 +25,7 @@ from mrisynth.errors import InputError
 
 BASE_SCENARIOS = ("mri_only", "mri+real_pet", "mri+zero_fill", "mri+mean_pet", "mri+true_pet")
 IMPUTED_PREFIX = "mri+imputed_"
+MULTI_PREFIX = "mri+multi_imputed_"
 
 #: markers in a PET plan for subjects without a PET file
 ZERO, MEAN = "zero", "mean"
@@ -38,7 +41,9 @@ def scenario_names(cfg: dict) -> list[str]:
     """The scenarios the pipeline runs: the configured base ones (``mri+true_pet`` only for the phantom)
     and one imputed scenario per synthesis model."""
     names = [s for s in cfg["classify"]["scenarios"] if s != "mri+true_pet" or cfg["cohort"] == "phantom"]
-    return names + [IMPUTED_PREFIX + m for m in synthesis_models(cfg)]
+    samples = cfg.get("synthesis", {}).get("samples", {})
+    multi = [MULTI_PREFIX + m for m in synthesis_models(cfg) if int(samples.get(m, 0)) >= 2]
+    return names + [IMPUTED_PREFIX + m for m in synthesis_models(cfg)] + multi
 
 
 def imputed_pet(results: str | Path, model: str, fold: int, participant: str, session: str, resolution_mm: float) -> Path:
@@ -63,6 +68,13 @@ def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | P
     if scenario == "mri+real_pet":
         used = cohort[cohort["has_pet"]]
         return used, [images[p].pet for p in used["participant_id"]]
+    if scenario.startswith(MULTI_PREFIX):  # the 4D file of K draws where PET is missing
+        from mrisynth.synthesis.paths import imputed_samples_path
+
+        model = scenario[len(MULTI_PREFIX):]
+        return cohort, [images[r.participant_id].pet if r.has_pet else
+                        imputed_samples_path(results, model, fold, r.participant_id, r.session_id, resolution_mm)
+                        for r in cohort.itertuples()]
     if scenario in ("mri+zero_fill", "mri+mean_pet", "mri+true_pet") or scenario.startswith(IMPUTED_PREFIX):
         sources = []
         for r in cohort.itertuples():
@@ -78,4 +90,5 @@ def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | P
                 model = scenario[len(IMPUTED_PREFIX):]
                 sources.append(imputed_pet(results, model, fold, r.participant_id, r.session_id, resolution_mm))
         return cohort, sources
-    raise InputError(f"unknown scenario {scenario!r}; known: {', '.join(BASE_SCENARIOS)}, {IMPUTED_PREFIX}<model>")
+    raise InputError(f"unknown scenario {scenario!r}; known: {', '.join(BASE_SCENARIOS)}, {IMPUTED_PREFIX}<model>, "
+                     f"{MULTI_PREFIX}<model>")

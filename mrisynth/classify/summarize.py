@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from mrisynth.classify.data import TASKS
+from mrisynth.classify.multiple import comparison_table, is_multi, pooled_row
+from mrisynth.classify.multiple import markdown as multiple_markdown
 from mrisynth.errors import InputError
 from mrisynth.metrics.classification import METRICS, binary_metrics, bootstrap_ci, fold_summary, paired_bootstrap_pvalue
 
@@ -46,6 +48,9 @@ def scenario_table(pred: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
         ref = group[group["scenario"] == REFERENCE].set_index(["fold", "participant_id"])
         for scen in _scenario_order(group["scenario"].unique()):
             g = group[group["scenario"] == scen]
+            if is_multi(scen):  # K imputations pooled with Rubin's rules
+                rows.append({"task": task, "classifier": clf, "scenario": scen, **pooled_row(g, n_boot, seed)})
+                continue
             row = {"task": task, "classifier": clf, "scenario": scen, "n": len(g), "n_pos": int(g["label"].sum()),
                    "folds": g["fold"].nunique()}
             per_fold = [binary_metrics(f["label"], f["prob"]) for _, f in g.groupby("fold")]
@@ -93,7 +98,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     shown = display_table(table)
     lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
-    return "\n".join(lines) + "\n\n" + NOTE + "\n"
+    multi = multiple_markdown(comparison_table(table)) if "imputations" in table else ""
+    return "\n".join(lines) + "\n\n" + NOTE + "\n" + ("\n" + multi if multi else "")
 
 
 def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
@@ -138,5 +144,5 @@ def summarize(paths: list[str | Path], out_dir: str | Path, n_boot: int, seed: i
     write_text(out_dir / "scenarios.md", markdown_table(table))
     with atomic_path(out_dir / "predictions.csv") as tmp:
         pred.to_csv(tmp, index=False, float_format="%.6f")
-    plot_roc(pred, out_dir / "roc.png")
+    plot_roc(pred[~pred["scenario"].map(is_multi)], out_dir / "roc.png")  # one curve per scenario, not per imputation
     return table

@@ -118,3 +118,25 @@ def rubin_pool(estimates, variances) -> Pooled:
         raise ValueError("need matching 1D estimates and variances from at least 2 imputations")
     within, between = float(u.mean()), float(q.var(ddof=1))
     return Pooled(float(q.mean()), within + (1 + 1 / len(q)) * between, within, between)
+
+
+def bootstrap_variance(y_true, y_prob, threshold: float = 0.5, n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Bootstrap variance (ddof=1, NaN resamples left out) of each metric: the within-imputation variance
+    that Rubin's rules need, on the same subject resamples as :func:`bootstrap_ci`."""
+    y, p = _labels_probs(y_true, y_prob)
+    idx = _resample_indices(y, n_boot, seed, False)
+    boot = _metric_rows(y[idx], p[idx], threshold)
+    return {k: float(np.nanvar(boot[k], ddof=1)) for k in METRICS}
+
+
+def rubin_interval(estimates, variances, level: float = 0.95) -> tuple[Pooled, float, float, float]:
+    """(pooled, low, high, df): the Rubin (1987) interval estimate +- t_df * sqrt(T) with
+    df = (K - 1) * (1 + W / ((1 + 1/K) B))^2 (infinite when B = 0: the normal interval on W)."""
+    from scipy.stats import t
+
+    pooled = rubin_pool(estimates, variances)
+    k = len(np.asarray(estimates))
+    extra = (1 + 1 / k) * pooled.between
+    df = float("inf") if extra == 0 else (k - 1) * (1 + pooled.within / extra) ** 2
+    half = float(t.ppf(0.5 + level / 2, df)) * np.sqrt(pooled.total_variance)
+    return pooled, pooled.estimate - half, pooled.estimate + half, df
