@@ -1,8 +1,9 @@
 """``mrisynth report``: the pipeline's one-page summary, ``results/report/index.html``, self-contained
 (every figure embedded as PNG data).
 
-Sections: cohort (the cohort page's pieces), preprocessing QC, synthesis evaluation, the scenario table,
-ROC curves, landmarks, time per stage (from Snakemake ``benchmark:`` files). A section whose stage has not
+Sections: cohort (the cohort page's pieces), preprocessing QC, synthesis evaluation, calibration of the
+multiple imputations (uncertainty maps), the scenario table (with Rubin-pooled rows), ROC curves,
+landmarks, time per stage (from Snakemake ``benchmark:`` files). A section whose stage has not
 produced its files says so instead of failing, so the page also works for partial runs.
 """
 
@@ -68,6 +69,21 @@ def synthesis_section(results: Path) -> Section:
     return Section("Synthesis", body)
 
 
+def calibration_section(results: Path) -> Section | None:
+    """Coverage / sd-error table and uncertainty maps of the multiple imputations (None if not configured)."""
+    from mrisynth.synthesis.paths import calibration_dir
+
+    folder = calibration_dir(results)
+    if not (folder / "table.md").exists():
+        return None
+    summary = pd.read_csv(folder / "summary.csv")
+    body = text_html((folder / "table.md").read_text().split("\n\n")[1]) + table_html(summary.round(4), index=False)
+    for fig in sorted(folder.glob("fig-uncertainty-*.png")):
+        model = fig.stem.removeprefix("fig-uncertainty-")
+        body += f"<h3>{model}: mean, sd and error of the imputations</h3>" + _png(fig, f"uncertainty maps, {model}")
+    return Section("Multiple imputation: calibration", body)
+
+
 def scenario_sections(results: Path) -> list[Section]:
     from mrisynth.classify.summarize import NOTE, display_table
 
@@ -75,7 +91,14 @@ def scenario_sections(results: Path) -> list[Section]:
     if not csv.exists():
         return [Section("Scenarios", _missing("scenario table", csv))]
     table = pd.read_csv(csv)
-    sections = [Section("Scenarios", table_html(display_table(table), index=False) + text_html(NOTE))]
+    body = table_html(display_table(table), index=False) + text_html(NOTE)
+    if "imputations" in table:
+        from mrisynth.classify.multiple import NOTE as MULTI_NOTE
+        from mrisynth.classify.multiple import comparison_table
+
+        body += ("<h3>Multiple imputation: Rubin's intervals vs single imputation (AUC)</h3>"
+                 + table_html(comparison_table(table).round(4), index=False) + text_html(MULTI_NOTE))
+    sections = [Section("Scenarios", body)]
     roc = results / "summary" / "roc.png"
     if roc.exists():
         sections.append(Section("ROC curves", text_html("Pooled out-of-fold predictions; AUC in brackets.")
@@ -130,7 +153,8 @@ def time_section(results: Path) -> Section:
 
 def build_report(results: str | Path) -> str:
     results = Path(results)
-    sections = [*cohort_sections(results), qc_section(results), synthesis_section(results),
+    calibration = calibration_section(results)
+    sections = [*cohort_sections(results), qc_section(results), synthesis_section(results), *([calibration] if calibration else []),
                 *scenario_sections(results), landmark_section(results), time_section(results)]
     return render_page("mrisynth report", sections, subtitle=f"Results folder: {results.resolve()}")
 

@@ -1,6 +1,6 @@
 # The pipeline's one-page HTML report: cohort, QC, synthesis, scenario table, ROC curves, landmarks, time.
 from mrisynth.preprocess.outputs import qc_summary_paths
-from mrisynth.synthesis.paths import evaluation_dir
+from mrisynth.synthesis.paths import calibration_dir, evaluation_dir
 
 
 rule report:
@@ -13,6 +13,9 @@ rule report:
             [str(evaluation_dir(RESULTS) / "summary.csv")]
             if config["synthesis"]["models"]
             else []
+        ),
+        calibration=(
+            [str(calibration_dir(RESULTS) / "summary.csv")] if SYNTH_SAMPLED else []
         ),
         scenarios=f"{RESULTS}/summary/scenarios.csv",
         roc=f"{RESULTS}/summary/roc.png",

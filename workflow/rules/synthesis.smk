@@ -1,6 +1,6 @@
 # Synthesis stage: per fold and model, train the 3D generator, impute PET, then evaluate all folds at once.
 from mrisynth.preprocess.outputs import subject_paths
-from mrisynth.synthesis.paths import evaluation_dir, imputation_done
+from mrisynth.synthesis.paths import calibration_dir, evaluation_dir, imputation_done
 
 SYNTH_MODELS = list(config["synthesis"]["models"])
 SYNTH_FOLDS = list(range(config["split"]["k"]))
@@ -17,6 +17,11 @@ SYNTH_SUBJECTS = [
     for r in ROWS
 ]
 SYNTH_EVAL = evaluation_dir(RESULTS)
+# multiple imputation: models imputed with K >= 2 draws (mean, sd, draws), whose calibration is measured
+SYNTH_SAMPLED = [
+    m for m in SYNTH_MODELS if int(config["synthesis"]["samples"].get(m, 0)) >= 2
+]
+SYNTH_CALIB = calibration_dir(RESULTS)
 
 
 def synthesis_inputs(kind):
@@ -116,6 +121,38 @@ rule evaluate_synthesis:
         "{CONFIG_ARGS} > {log} 2>&1"
 
 
+rule calibrate_synthesis:
+    """Coverage of the 90% predictive interval and sd-|error| correlation of the K imputations (test subjects)."""
+    input:
+        imputed=[
+            str(imputation_done(RESULTS, m, f))
+            for m in SYNTH_SAMPLED
+            for f in SYNTH_FOLDS
+        ],
+        splits=expand(f"{RESULTS}/splits/fold-{{fold}}.json", fold=SYNTH_FOLDS),
+        manifest=f"{RESULTS}/manifest/manifest.csv",
+        t1=synthesis_inputs("t1"),
+        mask=synthesis_inputs("mask"),
+        pet=synthesis_inputs("pet"),
+        truth=synthesis_inputs("truth"),
+    output:
+        summary=str(SYNTH_CALIB / "summary.csv"),
+        table=str(SYNTH_CALIB / "table.md"),
+        figures=[str(SYNTH_CALIB / f"fig-uncertainty-{m}.png") for m in SYNTH_SAMPLED],
+    log:
+        f"{RESULTS}/logs/synthesis/calibrate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/synthesis/calibrate.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=20,
+    shell:
+        "mrisynth calibrate-synthesis --results {RESULTS} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+
+
 def synthesis_targets():
-    """The synthesis table (which needs every model's imputation on every fold), if models are configured."""
-    return [str(SYNTH_EVAL / "summary.csv")] if SYNTH_MODELS else []
+    """The synthesis table (which needs every model's imputation on every fold), if models are configured,
+    and the calibration table of the models imputed with K >= 2 draws."""
+    calibration = [str(SYNTH_CALIB / "summary.csv")] if SYNTH_SAMPLED else []
+    return ([str(SYNTH_EVAL / "summary.csv")] if SYNTH_MODELS else []) + calibration
