@@ -55,6 +55,8 @@ def run_train(args) -> int:
         print(f"note: {args.model} is not in synthesis.models {cfg['synthesis']['models']}; training it anyway")
     out = fold_dir(results, args.model, args.fold)
     best = train_fold(cfg, args.model, results, manifest, _split(results, args.fold), out, args.steps, not args.no_progress)
+    if best is None:  # a torchrun process other than rank 0
+        return 0
     print(f"{args.model} fold {args.fold}: best step {best['step']} (val PSNR {best['val_psnr']:.2f} dB, "
           f"SSIM {best['val_ssim']:.4f}) -> {out / 'best.pt'}")
     return 0

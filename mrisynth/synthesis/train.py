@@ -155,10 +155,15 @@ def inference_config(cfg: dict, multiple: int) -> InferenceConfig:
 
 
 def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_path: Path, out: Path,
-               steps: int | None = None, progress: bool = True) -> dict:
-    """Train ``model_name`` on the fold's training subjects with both modalities; returns the best.pt dict."""
+               steps: int | None = None, progress: bool = True) -> dict | None:
+    """Train ``model_name`` on the fold's training subjects with both modalities; returns the best.pt dict.
+
+    Under ``torchrun --nproc_per_node N`` the N processes train data-parallel (see
+    :mod:`mrisynth.zoo.distributed`; ``synthesis.batch_size`` is the global batch); ranks > 0 return None.
+    """
     from mrisynth.synthesis.data import VolumePairs, load_dataset
     from mrisynth.synthesis.subjects import fold_subjects, require_files
+    from mrisynth.zoo import distributed
     from mrisynth.zoo.train import Trainer, TrainConfig
 
     sc = cfg["synthesis"]
@@ -184,12 +189,17 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), sc["select_by"])
     n_steps = int(steps if steps is not None else per_model(sc, "steps", zoo_models.config_name(model_name)))
     every = int(sc["validate_every"]) or n_steps
-    tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=resolve_device(cfg["device"]),
+    device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any
+    tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=device,
                      amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(out / "train"),
                      checkpoint_every=int(sc["checkpoint_every"]), sample_every=every, sample_n=1, progress=progress)
     model = zoo_models.build(model_name, kwargs)
     trainer = Trainer(model, pairs, tc, on_sample=validator)
     trainer.fit()
+    rank = distributed.world()[0]
+    distributed.shutdown()
+    if rank != 0:  # under torchrun rank 0 alone validates and writes best.pt
+        return None
     if not any(r["step"] == n_steps for r in validator.rows()) and (val or not (out / "best.pt").exists()):
         validator(model, n_steps, out / "train" / "samples", 1)  # the final step is always validated
     best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)

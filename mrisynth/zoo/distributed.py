@@ -84,10 +84,10 @@ def wrap_nets(nets: dict[str, nn.Module], device: torch.device) -> None:
     """Replace every net with trainable parameters by its :class:`DistributedNet`, in place."""
     for name, net in nets.items():
         if any(p.requires_grad for p in net.parameters()):
-            # buffers (batch-norm statistics) stay per rank: broadcasting them would make every forward,
-            # even rank 0's validation, a collective
+            # buffers (batch-norm statistics) start as rank 0's and then stay per rank: syncing them in
+            # every forward would make rank 0's validation forward a collective
             ids = [device] if device.type == "cuda" else None
-            nets[name] = DistributedNet(net, device_ids=ids, broadcast_buffers=False)
+            nets[name] = DistributedNet(net, device_ids=ids, forward_sync_buffers=False)
 
 
 def unwrap_nets(nets: dict[str, nn.Module]) -> None:

@@ -112,7 +112,8 @@ class Trainer:
         cfg = self.config
         if self.out is not None and cfg.resume and (self.out / CHECKPOINT).exists():
             self.load_checkpoint(self.out / CHECKPOINT)
-            log.info("resumed from %s at step %d", self.out / CHECKPOINT, self.step)
+            if self.rank == 0:
+                log.info("resumed from %s at step %d", self.out / CHECKPOINT, self.step)
         elif self.step == 0:
             seed_everything(distributed.rank_seed(cfg.seed, self.rank))
         self.start_step = self.step

@@ -22,6 +22,13 @@ SYNTH_SAMPLED = [
     m for m in SYNTH_MODELS if int(config["synthesis"]["samples"].get(m, 0)) >= 2
 ]
 SYNTH_CALIB = calibration_dir(RESULTS)
+# more than one GPU per training job: torchrun starts one data-parallel (DDP) process per GPU
+SYNTH_GPUS = int(config["synthesis"]["gpus_per_job"])
+SYNTH_TRAIN = (
+    f"torchrun --standalone --nproc_per_node {SYNTH_GPUS} --no-python mrisynth"
+    if SYNTH_GPUS > 1
+    else "mrisynth"
+)
 
 
 def synthesis_inputs(kind):
@@ -59,9 +66,9 @@ rule train_synthesis:
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=60,
-        gpu=1 if config["device"] == "cuda" else 0,  # the SLURM plugin's --gpus
+        gpu=SYNTH_GPUS if config["device"] == "cuda" else 0,  # the SLURM plugin's --gpus
     shell:
-        "mrisynth train-synthesis --model {wildcards.synth_model} --fold {wildcards.fold} --results {RESULTS} "
+        "{SYNTH_TRAIN} train-synthesis --model {wildcards.synth_model} --fold {wildcards.fold} --results {RESULTS} "
         "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
 
 
