@@ -34,13 +34,14 @@ class FGAN(Pix2Pix):
     ``specificity_mix``: per-location weights ``(1 - m) + m * S * |S|`` with S the real PET's
     specificity map resized to the layer (0 = uniform, 1 = the map alone; mean weight 1 either way);
     ``cls_weight``: DSNet cross-entropy on (MRI, synthetic PET) in the generator loss;
-    ``pretrain_steps``, ``dsnet_every``: the schedule; ``dsnet_*``: the DSNet (see :class:`DSNet`).
+    ``pretrain_steps``, ``dsnet_every``: the schedule; ``dsnet_*``: the DSNet (see :class:`DSNet`;
+    ``dsnet_pool``: its input is average-pooled by this factor, which keeps a step <= 1.5x a Pix2Pix step).
     """
 
     def __init__(self, feature_weight: float = 10.0, feature_layers: tuple[int, ...] = (1, 2),
                  specificity_mix: float = 0.5, cls_weight: float = 0.0, pretrain_steps: int = 50,
                  dsnet_every: int = 1, dsnet_channels: int = 8, dsnet_stages: int = 2, dsnet_lr: float = 1e-3,
-                 dsnet_temperature: float = 10.0, n_classes: int = 2, **pix2pix):
+                 dsnet_temperature: float = 10.0, dsnet_pool: int = 2, n_classes: int = 2, **pix2pix):
         super().__init__(**pix2pix)
         if not 0.0 <= specificity_mix <= 1.0:
             raise ValueError(f"specificity_mix must be in [0, 1], got {specificity_mix}")
@@ -50,7 +51,7 @@ class FGAN(Pix2Pix):
         in_a, in_b = int(pix2pix.get("in_channels", 1)), int(pix2pix.get("out_channels", 1))
         if in_a != in_b:
             raise ValueError("the DSNet branches share one input width: in_channels must equal out_channels")
-        dsnet = DSNet(2, in_a, n_classes, dsnet_channels, dsnet_stages, "instance", dsnet_temperature, 0.0, dims)
+        dsnet = DSNet(2, in_a, n_classes, dsnet_channels, dsnet_stages, "instance", dsnet_temperature, 0.0, dims, dsnet_pool)
         bad = [i for i in feature_layers if not 0 <= int(i) < dsnet.n_layers]
         if bad:
             raise ValueError(f"feature_layers {bad} out of range: the DSNet has layers 0..{dsnet.n_layers - 1}")
@@ -61,17 +62,24 @@ class FGAN(Pix2Pix):
         self.pretrain_steps, self.dsnet_every = int(pretrain_steps), int(dsnet_every)
 
     # ----------------------------------------------------------------- losses
+    def dsnet_fp32(self):
+        """The DSNet runs in fp32 even under the trainer's bf16 autocast: its convs are small, and oneDNN's
+        bf16 path made a DSNet update 5x slower than fp32 on CPU (benchmarks/fgan_step.py)."""
+        return torch.autocast(self.device.type, enabled=False)
+
     def c_loss(self, a, b, y):
-        logits = self.nets["C"](a, b)
+        with self.dsnet_fp32():
+            logits = self.nets["C"](a.float(), b.float())
         loss = F.cross_entropy(logits.float(), y)
         return loss, {"c_loss": loss.detach(), "c_acc": (logits.argmax(1) == y).float().mean()}
 
     def feature_consistency(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """Mean over ``feature_layers`` of the (specificity-weighted) L1 distance of PET-branch features."""
         dsnet = self.nets["C"]
-        with torch.no_grad():
-            target = dsnet.branch(PET, real)
-        out = dsnet.branch(PET, fake)
+        with torch.no_grad(), self.dsnet_fp32():
+            target = dsnet.branch(PET, real.float())
+        with self.dsnet_fp32():
+            out = dsnet.branch(PET, fake.float())
         total = fake.new_zeros((), dtype=torch.float32)
         for i in self.feature_layers:
             diff = (out.features[i].float() - target.features[i].float()).abs().mean(1, keepdim=True)
@@ -94,7 +102,8 @@ class FGAN(Pix2Pix):
             loss = loss + self.feature_weight * fc
             logs["g_fc"] = fc.detach()
         if self.cls_weight:
-            cls = F.cross_entropy(self.nets["C"](a, fake).float(), y)
+            with self.dsnet_fp32():
+                cls = F.cross_entropy(self.nets["C"](a.float(), fake.float()), y)
             loss = loss + self.cls_weight * cls
             logs["g_cls"] = cls.detach()
         return loss, logs

@@ -19,7 +19,7 @@ from mrisynth.zoo.models.pix2pix import Pix2Pix
 from .conftest import tiny_config
 
 TINY = {"ngf": 4, "ndf": 4, "num_downs": 3, "n_layers": 2, "g_norm": "instance", "d_norm": "instance",
-        "dsnet_channels": 2, "feature_layers": [0, 2], "pretrain_steps": 2}
+        "dsnet_channels": 2, "dsnet_pool": 1, "feature_layers": [0, 2], "pretrain_steps": 2}
 
 
 def _model(**kw):

@@ -45,6 +45,7 @@ def test_dsnet_exposes_layer_features_and_specificity_maps():
         net(mri)
 
 
-def test_dsnet_single_branch_2d():
-    net = DSNet(n_branches=1, channels=2, n_stages=1, spatial_dims=2)
-    assert net(torch.randn(3, 1, 8, 8)).shape == (3, 2)
+def test_dsnet_single_branch_2d_with_input_pooling():
+    net = DSNet(n_branches=1, channels=2, n_stages=1, spatial_dims=2, input_pool=2)
+    logits, (branch,) = net.explain(torch.randn(3, 1, 16, 16))
+    assert logits.shape == (3, 2) and [tuple(f.shape[2:]) for f in branch.features] == [(4, 4), (2, 2)]

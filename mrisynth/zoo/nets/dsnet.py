@@ -1,7 +1,8 @@
 """DSNet: a multi-branch residual CNN whose pooling is driven by a spatial cosine module.
 
 After the disease-image-specific network of Pan, Liu, Xia, Shen (TPAMI 2022): one branch per input
-(modality), each a strided stem and residual stages; on the last feature map a :class:`SpatialCosine`
+(modality), each an optional input average pooling (cheaper whole-volume input), a strided stem and
+residual stages; on the last feature map a :class:`SpatialCosine`
 module compares every location's feature vector with learned class prototypes (cosine similarity). A
 location whose similarities differ most between classes is "specific"; the softmax over space of that
 contrast is the specificity map, which pools the branch's feature map into one vector. The pooled vectors
@@ -75,10 +76,12 @@ class BranchOutput:
 
 
 class Branch(nn.Module):
-    """Strided stem (conv3, stride 2) and ``n_stages`` residual blocks (stride 2, channels doubled)."""
+    """Optional average pooling of the input (``input_pool``), a strided stem (conv3, stride 2) and
+    ``n_stages`` residual blocks (stride 2, channels doubled)."""
 
-    def __init__(self, spatial_dims: int, in_channels: int, channels: int, n_stages: int, norm: str):
+    def __init__(self, spatial_dims: int, in_channels: int, channels: int, n_stages: int, norm: str, input_pool: int = 1):
         super().__init__()
+        self.pool = (nn.AvgPool3d if spatial_dims == 3 else nn.AvgPool2d)(input_pool) if input_pool > 1 else nn.Identity()
         self.stem = nn.Sequential(conv(spatial_dims, in_channels, channels, 3, stride=2, padding=1, bias=uses_bias(norm)),
                                   make_norm(norm, spatial_dims, channels), nn.ReLU(inplace=True))
         self.stages = nn.ModuleList(ResidualBlock(spatial_dims, channels * 2**i, channels * 2 ** (i + 1), 2, norm)
@@ -86,7 +89,7 @@ class Branch(nn.Module):
         self.out_channels = channels * 2**n_stages
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = [self.stem(x)]
+        feats = [self.stem(self.pool(x))]
         for stage in self.stages:
             feats.append(stage(feats[-1]))
         return feats
@@ -97,12 +100,13 @@ class DSNet(nn.Module):
 
     def __init__(self, n_branches: int = 2, in_channels: int = 1, n_classes: int = 2, channels: int = 8,
                  n_stages: int = 2, norm: str = "instance", temperature: float = 10.0, dropout: float = 0.0,
-                 spatial_dims: int = 3):
+                 spatial_dims: int = 3, input_pool: int = 1):
         super().__init__()
         check_dims(spatial_dims)
         if n_branches < 1:
             raise ValueError(f"n_branches must be >= 1, got {n_branches}")
-        self.branches = nn.ModuleList(Branch(spatial_dims, in_channels, channels, n_stages, norm) for _ in range(n_branches))
+        self.branches = nn.ModuleList(Branch(spatial_dims, in_channels, channels, n_stages, norm, input_pool)
+                                      for _ in range(n_branches))
         width = self.branches[0].out_channels
         self.cosine = nn.ModuleList(SpatialCosine(width, n_classes, temperature) for _ in range(n_branches))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(n_branches * width, n_classes))
