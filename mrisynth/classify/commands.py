@@ -110,8 +110,9 @@ def add_classify(sub) -> None:
     _common_paths(p)
     p.add_argument("--scenario", required=True,
                    help="mri_only | mri+real_pet | mri+zero_fill | mri+mean_pet | mri+true_pet | mri+imputed_<model>")
-    p.add_argument("--classifier", default="landmark", choices=["landmark", "regional"],
-                   help="landmark: multi-scale multi-instance CNN; regional: ROI means + logistic regression")
+    p.add_argument("--classifier", default="landmark", choices=["landmark", "regional", "dsnet"],
+                   help="landmark: multi-scale multi-instance CNN; regional: ROI means + logistic regression; "
+                        "dsnet: whole-brain two-branch CNN with a spatial cosine module (classify.dsnet)")
     p.add_argument("--landmarks", default=None,
                    help="landmarks.csv of this fold (default: <results>/classify/landmarks/fold-<k>/landmarks.csv)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")

@@ -111,8 +111,11 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
         fingerprint = {"fold": fold, "scenario": scenario, "split": split.content_hash, "n": len(cohort)}
         prob = _landmark(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx,
                          landmarks_csv, seed, out_dir, fingerprint, threads)
+    elif classifier == "dsnet":
+        prob = _dsnet(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx, test_idx,
+                      seed, out_dir, threads)
     else:
-        raise InputError(f"unknown classifier {classifier!r}; use landmark or regional")
+        raise InputError(f"unknown classifier {classifier!r}; use landmark, regional or dsnet")
     pred = cohort.iloc[test_idx][["participant_id", "session_id", "diagnosis", "task", "label", "has_pet"]].copy()
     pred["prob"] = prob[test_idx]
     pred["fold"], pred["scenario"], pred["classifier"] = fold, scenario, classifier
@@ -131,6 +134,19 @@ def _regional(cfg, volumes, masks, affine, labels, fit_idx, seed, out_dir: Path)
     coef = model[-1].coef_[0]
     write_text(out_dir / "coefficients.csv", "feature,coefficient\n" + "".join(f"{n},{c:.6f}\n" for n, c in zip(names, coef)))
     return prob
+
+
+def _dsnet(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, test_idx, seed, out_dir: Path,
+           threads: int) -> np.ndarray:
+    import torch
+
+    from mrisynth.classify.dsnet import DSNetConfig, train_predict
+
+    torch.set_num_threads(threads)
+    normed, _ = _normalise(volumes, masks, zero, real_pet, train_idx)
+    figure_idx = test_idx[: cfg["classify"]["dsnet"]["figure_subjects"]]
+    return train_predict(normed, labels, train_idx, val_idx, DSNetConfig.from_config(cfg["classify"]["dsnet"]), seed,
+                         out_dir, figure_idx)
 
 
 def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,

@@ -16,7 +16,7 @@ CLASSIFY_SUBJECTS = preprocessed(RESULTS, ROWS, config["preprocess"]["resolution
 
 wildcard_constraints:
     fold=r"\d+",
-    classifier="landmark|regional",
+    classifier="landmark|regional|dsnet",
     scenario=r"mri[a-z0-9_+]*",
 
 
