@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from mrisynth.zoo.losses import generator_loss, l1_loss
+from mrisynth.zoo.losses import generator_loss
 from mrisynth.zoo.models.pix2pix import Pix2Pix
 from mrisynth.zoo.nets.dsnet import DSNet
 
@@ -92,11 +92,10 @@ class FGAN(Pix2Pix):
         return total / len(self.feature_layers)
 
     def g_loss(self, a, b, y=None, *_):
-        fake = self.nets["G"](a)
+        fake, rec, logs = self.reconstruction(a, b)  # Pix2Pix's L1 (or energy score with its diversity option)
         adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
-        l1 = l1_loss(fake, b)
-        loss = self.gan_weight * adv + self.lambda_l1 * l1
-        logs = {"g_adv": adv.detach(), "g_l1": l1.detach()}
+        loss = self.gan_weight * adv + self.lambda_l1 * rec
+        logs = {"g_adv": adv.detach(), **logs}
         if self.feature_weight:
             fc = self.feature_consistency(fake, b)
             loss = loss + self.feature_weight * fc

@@ -83,6 +83,9 @@ def test_ablation_generator_loss_is_pix2pix_and_registry_names():
     assert set(commands.MODEL_NAMES) == set(zoo_models.MODELS)
     with pytest.raises(ValueError, match="feature_layers"):
         _model(feature_layers=[3])
+    # the Pix2Pix generator options apply: injected noise + energy-score diversity
+    _, logs = _model(noise="layers", diversity="energy").g_loss(a, b, y)
+    assert {"g_spread", "g_fc"} <= set(logs)
 
 
 def _fgan_config(results, **fgan):
