@@ -121,6 +121,19 @@ def landmark_section(results: Path) -> Section:
     return Section("Landmarks", body)
 
 
+def dsnet_section(results: Path) -> Section | None:
+    """The DSNet classifier's specificity maps (fold 0 of every scenario), when that classifier ran."""
+    figs = sorted((results / "classify" / "dsnet").glob("*/fold-0/specificity.png"))
+    if not figs:
+        return None
+    body = text_html("Where the DSNet's spatial cosine module finds the disease: the specificity map (softmax over "
+                     "locations of the contrast between the cosine similarities to the class prototypes) of the PET "
+                     "branch (T1 branch for mri_only) over a few fold-0 test subjects, per scenario.")
+    for fig in figs:
+        body += f"<h3>{fig.parent.parent.name}</h3>" + _png(fig, f"DSNet specificity maps, {fig.parent.parent.name}")
+    return Section("DSNet specificity maps", body)
+
+
 def stage_times(results: Path) -> pd.DataFrame:
     """Wall-clock seconds per stage from Snakemake benchmark files: ``<results>/benchmarks/<stage>/*.tsv``
     and ``<results>/logs/<stage>/*.benchmark.tsv``."""
@@ -155,7 +168,8 @@ def build_report(results: str | Path) -> str:
     results = Path(results)
     calibration = calibration_section(results)
     sections = [*cohort_sections(results), qc_section(results), synthesis_section(results), *([calibration] if calibration else []),
-                *scenario_sections(results), landmark_section(results), time_section(results)]
+                *scenario_sections(results), landmark_section(results), *filter(None, [dsnet_section(results)]),
+                time_section(results)]
     return render_page("mrisynth report", sections, subtitle=f"Results folder: {results.resolve()}")
 
 

@@ -6,6 +6,7 @@ from sklearn.metrics import roc_auc_score
 
 from mrisynth.classify.splits import load_split
 from mrisynth.cli import main
+from mrisynth.report.index import dsnet_section
 
 from .conftest import build_cohort
 
@@ -30,3 +31,5 @@ def test_dsnet_classifier_learns_the_planted_signal_and_writes_its_maps(tmp_path
     ad_nc = pred[pred["task"] == "AD_vs_NC"]
     assert roc_auc_score(ad_nc["label"], ad_nc["prob"]) > 0.75  # PET and T1 carry a strong planted AD/NC signal
     assert not np.array_equal(pred["prob"].to_numpy(), preds["mri_only"]["prob"].to_numpy())
+    section = dsnet_section(c["results"])  # the report shows the maps of every scenario
+    assert section.body.count("<h3>") == 2 and section.body.count("<img") == 2
