@@ -11,6 +11,11 @@ Schedule (all inside ``train_step``, so the zoo trainer's resume, checkpoints an
 ``pretrain_steps`` steps train only the DSNet on real (MRI, PET, label) of the training subjects; then
 each step updates D, G and, every ``dsnet_every`` steps, the DSNet on the real pair (joint training).
 Batches are ``(mri, pet, label)``; :class:`LabelledPairs` adds the label to the synthesis training pairs.
+
+Measured on the 24^3 test phantom (48 subjects, fold 0 of 3, 300 steps): with the feature loss from the
+first joint step (weight 1 or 10, DSNet joint or frozen) the generator never left its initial output
+(the population template, SSIM 0.62) while Pix2Pix and the ablation reached 0.86; started after 160 joint
+steps (``feature_start``) FGAN reached SSIM 0.857 (ablation 0.856, Pix2Pix 0.861).
 """
 
 from __future__ import annotations
@@ -34,12 +39,12 @@ class FGAN(Pix2Pix):
     ``specificity_mix``: per-location weights ``(1 - m) + m * S * |S|`` with S the real PET's
     specificity map resized to the layer (0 = uniform, 1 = the map alone; mean weight 1 either way);
     ``cls_weight``: DSNet cross-entropy on (MRI, synthetic PET) in the generator loss;
-    ``pretrain_steps``, ``dsnet_every``: the schedule; ``dsnet_*``: the DSNet (see :class:`DSNet`;
+    ``pretrain_steps``, ``dsnet_every``, ``feature_start`` (joint steps before the feature loss starts): the schedule; ``dsnet_*``: the DSNet (see :class:`DSNet`;
     ``dsnet_pool``: its input is average-pooled by this factor, which keeps a step <= 1.5x a Pix2Pix step).
     """
 
     def __init__(self, feature_weight: float = 10.0, feature_layers: tuple[int, ...] = (1, 2),
-                 specificity_mix: float = 0.5, cls_weight: float = 0.0, pretrain_steps: int = 50,
+                 specificity_mix: float = 0.5, cls_weight: float = 0.0, pretrain_steps: int = 50, feature_start: int = 0,
                  dsnet_every: int = 1, dsnet_channels: int = 8, dsnet_stages: int = 2, dsnet_lr: float = 1e-3,
                  dsnet_temperature: float = 10.0, dsnet_pool: int = 2, n_classes: int = 2, **pix2pix):
         super().__init__(**pix2pix)
@@ -59,7 +64,7 @@ class FGAN(Pix2Pix):
         self.optimizers["C"] = torch.optim.Adam(dsnet.parameters(), lr=dsnet_lr, betas=(0.9, 0.999))
         self.feature_weight, self.feature_layers = float(feature_weight), tuple(int(i) for i in feature_layers)
         self.specificity_mix, self.cls_weight = float(specificity_mix), float(cls_weight)
-        self.pretrain_steps, self.dsnet_every = int(pretrain_steps), int(dsnet_every)
+        self.pretrain_steps, self.dsnet_every, self.feature_start = int(pretrain_steps), int(dsnet_every), int(feature_start)
 
     # ----------------------------------------------------------------- losses
     def dsnet_fp32(self):
@@ -96,7 +101,7 @@ class FGAN(Pix2Pix):
         adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
         loss = self.gan_weight * adv + self.lambda_l1 * rec
         logs = {"g_adv": adv.detach(), **logs}
-        if self.feature_weight:
+        if self.feature_weight and self.iteration >= self.pretrain_steps + self.feature_start:
             fc = self.feature_consistency(fake, b)
             loss = loss + self.feature_weight * fc
             logs["g_fc"] = fc.detach()

@@ -64,6 +64,10 @@ def test_schedule_pretrains_the_dsnet_then_trains_all_three():
     logs = model.train_step(_batch(2))
     assert {"d_loss", "g_adv", "g_l1", "g_fc", "c_loss"} <= set(logs)
     assert changed("G") and changed("D")
+    late = _model(pretrain_steps=0, feature_start=1)  # the feature loss joins after one joint step
+    first = late.train_step(_batch(0))
+    late.end_step()
+    assert "g_fc" not in first and "g_fc" in late.train_step(_batch(1))
 
 
 def test_ablation_generator_loss_is_pix2pix_and_registry_names():
@@ -84,7 +88,7 @@ def test_ablation_generator_loss_is_pix2pix_and_registry_names():
     with pytest.raises(ValueError, match="feature_layers"):
         _model(feature_layers=[3])
     # the Pix2Pix generator options apply: injected noise + energy-score diversity
-    _, logs = _model(noise="layers", diversity="energy").g_loss(a, b, y)
+    _, logs = _model(noise="layers", diversity="energy", pretrain_steps=0).g_loss(a, b, y)
     assert {"g_spread", "g_fc"} <= set(logs)
 
 
