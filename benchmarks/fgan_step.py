@@ -2,7 +2,7 @@
 
 Both models are built from a config (default ``configs/demo.yaml``): Pix2Pix from ``synthesis.pix2pix``,
 FGAN with the same generator and discriminator plus the DSNet settings of ``synthesis.fgan`` and
-``pretrain_steps=0`` so every timed step is a joint step: D, G with the
+``pretrain_steps=0``, ``feature_start=0`` so every timed step is a full joint step: D, G with the
 feature-consistency loss, and the DSNet update) and configured as the pipeline trains them (bf16 autocast
 + channels_last_3d when ``synthesis.fast``). Inputs: one random (MRI, PET, label) volume of ``--size``^3
 (the demo's whole 3 mm volume pads to 64^3). The two models' steps are timed alternately in one process
@@ -37,7 +37,8 @@ def build(cfg: dict, name: str):
     kwargs = models.model_kwargs(cfg, "pix2pix")
     if name == "fgan":
         shared = set(inspect.signature(Pix2Pix).parameters)
-        kwargs.update({k: v for k, v in models.model_kwargs(cfg, "fgan").items() if k not in shared}, pretrain_steps=0)
+        kwargs.update({k: v for k, v in models.model_kwargs(cfg, "fgan").items() if k not in shared}, pretrain_steps=0,
+                      feature_start=0)
     fast = bool(cfg["synthesis"]["fast"])
     return models.build(name, kwargs).configure(amp=fast, channels_last_3d=fast)
 
