@@ -37,6 +37,7 @@ def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cach
         EnsureTyped(keys=["t1", "pet"], dtype=torch.float32, track_meta=False),
         ScaleIntensityRanged(keys="t1", a_min=0.0, a_max=mapping.t1_high, b_min=-1.0, b_max=1.0, clip=True),
         Lambdad(keys="pet", func=mapping.pet_to_net),  # absolute or template-residual (see intensity.py)
+        EnsureTyped(keys=["t1", "pet"], track_meta=False),  # ScaleIntensityRanged re-wraps as MetaTensor
     ])
     items = [{"t1": str(t1), "pet": str(pet)} for t1, pet in pairs]
     if cache == "memory":
@@ -50,6 +51,12 @@ def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cach
             item["content"] = f"{file_sha256(item['t1'])}:{file_sha256(item['pet'])}:{mapping_key}"
         return PersistentDataset(items, transform, cache_dir=Path(cache_dir))
     raise ValueError(f"cache must be 'memory' or 'disk', got {cache!r}")
+
+
+def plain(x: torch.Tensor) -> torch.Tensor:
+    """A plain ``torch.Tensor`` view: a MONAI MetaTensor (e.g. from an older disk cache) would reach the nets
+    and CycleGAN's image pools, and a checkpoint holding MetaTensors fails ``torch.load(weights_only=True)``."""
+    return x.as_subclass(torch.Tensor)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate") -> tuple[torch.Tensor, tuple[int, ...]]:
@@ -113,10 +120,10 @@ class VolumePairs(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         item = self.base[i]
-        t1, pet = item["t1"], item["pet"]
+        t1, pet = plain(item["t1"]), plain(item["pet"])
         if self.unpaired:
             other = self.base[int(torch.randint(len(self.base), ()))]
-            mri, pet = self._sample(t1, t1), self._sample(other["pet"], other["t1"])
+            mri, pet = self._sample(t1, t1), self._sample(plain(other["pet"]), plain(other["t1"]))
         elif self.patch_size:  # the same crop of both
             both = self._sample(torch.cat([t1, pet], 0), t1)
             mri, pet = both[:1], both[1:]

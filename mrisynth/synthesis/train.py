@@ -141,6 +141,19 @@ def per_model(sc: dict, key: str, model_name: str) -> int:
     return int(sc[key][model_name])
 
 
+def start_at_template(generator: torch.nn.Module) -> None:
+    """Zero the generator's output layer (its last conv), so the untrained generator outputs exactly 0: in
+    residual mode that is the population template, and training starts from the baseline it must beat
+    instead of from the template plus random-weight noise (tanh(0) = 0; the layer still gets gradients)."""
+    convs = [m for m in generator.modules() if getattr(m, "weight", None) is not None and m.weight.dim() >= 4]
+    if not convs:
+        raise ValueError(f"{type(generator).__name__} has no convolution to zero")
+    with torch.no_grad():
+        convs[-1].weight.zero_()
+        if getattr(convs[-1], "bias", None) is not None:
+            convs[-1].bias.zero_()
+
+
 def resolve_device(name: str) -> str:
     """The config's ``device``: ``auto`` = CUDA when available, else CPU."""
     if name == "auto":
@@ -164,7 +177,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     from mrisynth.synthesis.data import VolumePairs, load_dataset
     from mrisynth.synthesis.subjects import fold_subjects, require_files
     from mrisynth.zoo import distributed
-    from mrisynth.zoo.train import Trainer, TrainConfig
+    from mrisynth.zoo.train import CHECKPOINT, Trainer, TrainConfig
 
     sc = cfg["synthesis"]
     fs = fold_subjects(results, manifest, split_path, cfg["preprocess"]["resolution_mm"])
@@ -192,9 +205,15 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any
     tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=device,
                      amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(out / "train"),
-                     checkpoint_every=int(sc["checkpoint_every"]), sample_every=every, sample_n=1, progress=progress)
+                     checkpoint_every=int(sc["checkpoint_every"]), sample_every=every, sample_n=1, progress=progress,
+                     ema_decay=float(sc["ema_decay"]))
     model = zoo_models.build(model_name, kwargs)
+    if mapping.template is not None:
+        start_at_template(zoo_models.generator(model, ema=False))
     trainer = Trainer(model, pairs, tc, on_sample=validator)
+    fresh = not (out / "train" / CHECKPOINT).exists()
+    if fresh and distributed.world()[0] == 0:
+        validator(model, 0, out / "train" / "samples", 1)  # the starting point (residual mode: the template)
     trainer.fit()
     rank = distributed.world()[0]
     distributed.shutdown()

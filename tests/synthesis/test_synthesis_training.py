@@ -55,11 +55,14 @@ def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tm
     best = _train(cfg, results, manifest, out, steps=4, model="cyclegan")
     with open(out / "train" / "validation.csv") as fh:
         rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
-    assert [r["step"] for r in rows] == [2, 4]
+    assert [r["step"] for r in rows] == [0, 2, 4]  # step 0: the untrained generator, i.e. the template
     top = max(rows, key=lambda r: r["ssim"])
     assert best["step"] == top["step"] and best["val_ssim"] == pytest.approx(top["ssim"])
-    assert best["mapping"]["pet_high"] > 0 and len(list((out / "train" / "samples").glob("*.png"))) == 2
+    assert best["mapping"]["pet_high"] > 0 and len(list((out / "train" / "samples").glob("*.png"))) == 3
     assert (out / "train" / "validation.png").exists()
+    # no MONAI MetaTensor reached the image pools: the full checkpoint loads with weights_only=True (resume)
+    pools = _state(out / "train" / "checkpoint.pt")["model"]["extra"]["pools"]
+    assert type(pools["B"]["images"]) is torch.Tensor and pools["B"]["images"].numel() > 0
 
     split = results / "splits" / "fold-0.json"
     rows = impute_fold(cfg, "cyclegan", results, manifest, split, out / "best.pt", paths.imputed_dir(results, "cyclegan", 0),
@@ -109,3 +112,43 @@ def test_missing_preprocessing_is_an_input_error(cohort, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         train_fold(tiny_config(copy), "pix2pix", copy, copy / "manifest" / "manifest.csv", copy / "splits" / "fold-0.json",
                    tmp_path / "out", steps=1, progress=False)
+
+
+@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
+def test_training_starts_at_the_population_template(cohort, model):
+    """Residual mode: the zeroed output layer makes the untrained generator output exactly 0, i.e. the
+    template, so validation step 0 scores the population-mean baseline on the validation subjects."""
+    from mrisynth.metrics.image import psnr, ssim
+    from mrisynth.synthesis import models as zoo_models
+    from mrisynth.synthesis.intensity import IntensityMapping
+    from mrisynth.synthesis.train import start_at_template
+
+    results, manifest = cohort
+    cfg = tiny_config(results)
+    net = zoo_models.generator(zoo_models.build(model, zoo_models.model_kwargs(cfg, model)), ema=False)
+    x = torch.rand(1, 1, 16, 16, 16) * 2 - 1
+    assert net(x).abs().max() > 1e-3  # random init: template + noise
+    start_at_template(net)
+    assert torch.count_nonzero(net(x)) == 0
+    loss = (net(x) - 0.5).abs().mean()
+    loss.backward()  # the zeroed layer still learns
+    last = [p for p in net.parameters() if p.dim() >= 4][-1]
+    assert last.grad is not None and last.grad.abs().max() > 0
+
+    fs = fold_subjects(results, manifest, results / "splits" / "fold-0.json", 3.0)
+    load = lambda p: np.asarray(nib.load(p).dataobj, dtype=np.float32)  # noqa: E731
+    mapping = IntensityMapping.fit([load(s.paths.t1) for s in fs.train], [load(s.paths.pet) for s in fs.train],
+                                   [load(s.paths.mask) > 0 for s in fs.train], percentile=99.5, residual=True)
+    template = mapping.template.numpy()
+    expected = []
+    for s in fs.val[:2]:
+        pet, mask = load(s.paths.pet), load(s.paths.mask) > 0
+        rng = float(pet[mask].max() - pet[mask].min())
+        expected.append((psnr(template, pet, mask, data_range=rng), ssim(template, pet, mask, data_range=rng)))
+    out = paths.fold_dir(results, f"start-{model}", 0)
+    _train(cfg, results, manifest, out, steps=2, model=model)
+    with open(out / "train" / "validation.csv") as fh:
+        first = next(csv.DictReader(fh))
+    assert int(first["step"]) == 0
+    assert float(first["psnr"]) == pytest.approx(np.mean([e[0] for e in expected]), abs=1e-4)
+    assert float(first["ssim"]) == pytest.approx(np.mean([e[1] for e in expected]), abs=1e-5)
