@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 # A real single-node SLURM on this machine runs the tiny DAG through workflow/profiles/slurm and checks it
-# against a local run (needs root and apt; see workflow/profiles/README.md). Measured: 20 min on 2 cores
+# against a local run (needs root and apt; see workflow/profiles/README.md). Measured: 20-22 min on 2 cores
 # shared with other work (load average ~18), the local and the SLURM run of the DAG side by side.
 SLURM_STAMP := $(VENV)/.installed-slurm
 $(SLURM_STAMP): $(STAMP)
