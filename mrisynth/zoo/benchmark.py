@@ -1,6 +1,7 @@
-"""The 2D zoo benchmark on scikit-learn's digits: train each model with a fixed step budget, then score
-samples with FID / KID / precision / recall / Inception Score in the feature space of a digits
-classifier trained here (``zoo.features``), and sample grids.
+"""The 2D zoo benchmark on two datasets: scikit-learn's digits and axial slices of 3D volumes (the
+phantom T1s, ``zoo.slices``). Train each model with a fixed step budget, then score samples with FID /
+KID / precision / recall / Inception Score in the feature space of a classifier trained here per dataset
+(``zoo.features``: digit class, or slice level), and sample grids.
 
 Unconditional models are scored on ``n_samples`` samples against the real test digits; the translation
 models (Pix2Pix, CycleGAN) on their translations of the low-resolution test digits (plus PSNR / MAE
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import torch
 
 from mrisynth.io.atomic import atomic_path, write_text
 from mrisynth.zoo import registry
-from mrisynth.zoo.data import N_CLASSES, digits, digits_dataset, low_resolution
+from mrisynth.zoo.data import N_CLASSES, digits, image_dataset, low_resolution
 from mrisynth.zoo.train import CHECKPOINT, Trainer, TrainConfig, load_model_state
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 TRANSLATION = ("pix2pix", "cyclegan")
 RUN_INFO = "run.json"
 GRID = "samples.png"
+DATASETS = ("digits", "phantom")  # phantom = a slices file written by zoo.slices (``slices`` argument)
 
 # Per-model settings for 16x16 digits (1 channel); everything else is the model's own default.
 DEFAULTS: dict[str, dict] = {
@@ -41,20 +44,39 @@ DEFAULTS: dict[str, dict] = {
 }
 
 
-def model_config(name: str, image_size: int, steps: int, seed: int, overrides: dict | None = None) -> dict:
+def model_config(name: str, image_size: int, steps: int, seed: int, overrides: dict | None = None, n_classes: int = N_CLASSES) -> dict:
     cfg = {"seed": seed, **DEFAULTS.get(name, {})}
     if name not in TRANSLATION:
         cfg["image_size"] = image_size
-    if name == "progressive":
-        cfg["stage_steps"] = max(1, steps // 5)  # 4x4, fade+stable 8x8, fade+stable 16x16
+    if name == "cgan":
+        cfg["n_classes"] = n_classes
+    if name == "progressive":  # 4x4, then fade + stable per doubling: 16x16 -> steps // 5, 32x32 -> steps // 7
+        cfg["stage_steps"] = max(1, steps // (2 * int(round(math.log2(image_size / 4))) + 1))
     if name == "pix2pix" and image_size == 32:
         cfg["num_downs"] = 5
     return cfg | (overrides or {})
 
 
-def dataset_for(name: str, image_size: int, split: str = "train"):
+def images(data: str, image_size: int, split: str = "train", slices: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images in [-1, 1], labels) of one split of ``digits`` or of the ``phantom`` slices file."""
+    if data == "digits":
+        return digits(image_size, split)
+    if data == "phantom":
+        from mrisynth.zoo.slices import load_slices
+
+        if slices is None:
+            raise ValueError("the phantom dataset needs its slices file (mrisynth zoo slices)")
+        return load_slices(slices, split, image_size)
+    raise ValueError(f"data must be one of {DATASETS}, got {data!r}")
+
+
+def n_classes_of(data: str, slices: str | Path | None = None) -> int:
+    return N_CLASSES if data == "digits" else int(images(data, 8, "all", slices)[1].max()) + 1
+
+
+def dataset_for(name: str, image_size: int, split: str = "train", data: str = "digits", slices: str | Path | None = None):
     kind = {"pix2pix": "paired", "cyclegan": "unpaired"}.get(name, "images")
-    return digits_dataset(kind, image_size, split)
+    return image_dataset(kind, *images(data, image_size, split, slices))
 
 
 def train_model(
@@ -71,17 +93,23 @@ def train_model(
     checkpoint_every: int = 0,
     sample_every: int = 0,
     progress: bool = True,
+    data: str = "digits",
+    slices: str | Path | None = None,
 ) -> dict:
-    """Train (or resume) one model on digits; writes checkpoint.pt, losses.csv, samples/, samples.png, run.json."""
+    """Train (or resume) one model on ``data``; writes checkpoint.pt, losses.csv, samples/, samples.png, run.json."""
+    import time
+
     from mrisynth.seeding import seed_everything
 
     out_dir = Path(out_dir)
+    slices = str(Path(slices).resolve()) if slices is not None else None
     seed_everything(seed)
-    cfg = model_config(name, image_size, steps, seed, overrides)
+    cfg = model_config(name, image_size, steps, seed, overrides, n_classes_of(data, slices))
     model = registry.build(name, **cfg)
+    cpu0 = time.process_time()
     trainer = Trainer(
         model,
-        dataset_for(name, image_size),
+        dataset_for(name, image_size, "train", data, slices),
         TrainConfig(
             steps=steps,
             batch_size=batch_size,
@@ -98,6 +126,8 @@ def train_model(
     trainer.fit()
     info = {
         "model": name,
+        "data": data,
+        "slices": slices,
         "config": cfg,
         "steps": steps,
         "batch_size": batch_size,
@@ -108,17 +138,18 @@ def train_model(
         "parameters": model.num_parameters(),
         "wall_s": trainer.wall_s,  # train_step time over all sessions (kept in the checkpoint)
         "s_per_step": trainer.wall_s / steps,
+        "cpu_s": time.process_time() - cpu0,  # this session's process CPU time (all threads; shared cores)
     }
-    save_final_grid(model, name, image_size, out_dir / GRID)
+    save_final_grid(model, name, image_size, out_dir / GRID, data, slices)
     write_text(out_dir / RUN_INFO, json.dumps(info, indent=2))
     return info
 
 
-def generate(model, name: str, image_size: int, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(samples, matching truth or None): n samples, or translations of the low-res test digits."""
+def generate(model, name: str, image_size: int, n: int, seed: int = 0, data: str = "digits", slices=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(samples, matching truth or None): n samples, or translations of the low-res test images."""
     model.eval()
     if name in TRANSLATION:
-        truth, _ = digits(image_size, "test")
+        truth, _ = images(data, image_size, "test", slices)
         a = low_resolution(truth)
         with torch.no_grad():
             out = torch.cat([model.sample(len(x), a=x) for x in a.split(256)])
@@ -129,19 +160,19 @@ def generate(model, name: str, image_size: int, n: int, seed: int = 0) -> tuple[
     return out.float().cpu().clamp(-1, 1), None
 
 
-def save_final_grid(model, name: str, image_size: int, path: Path) -> None:
+def save_final_grid(model, name: str, image_size: int, path: Path, data: str = "digits", slices=None) -> None:
     from mrisynth.zoo.viz import save_grid
 
     if name in TRANSLATION:
-        truth, _ = digits(image_size, "test")
+        truth, _ = images(data, image_size, "test", slices)
         a = low_resolution(truth[:32])
         model.eval()
         with torch.no_grad():
             fake = model.sample(32, a=a).float().cpu()
-        images = torch.stack([a, fake, truth[:32]], 1).flatten(0, 1)  # rows: input, output, truth
-        save_grid(images, path, nrow=12)
+        grid = torch.stack([a, fake, truth[:32]], 1).flatten(0, 1)  # rows: input, output, truth
+        save_grid(grid, path, nrow=12)
     else:
-        save_grid(generate(model, name, image_size, 100, seed=1)[0], path, nrow=10)
+        save_grid(generate(model, name, image_size, 100, 1, data, slices)[0], path, nrow=10)
 
 
 def load_run(run_dir: str | Path):
@@ -178,24 +209,36 @@ def score(classifier, fake: torch.Tensor, real: torch.Tensor, truth: torch.Tenso
     return row
 
 
-def evaluate_runs(run_dirs: list[str | Path], classifier, n_samples: int = 1000, image_size: int = 16) -> list[dict]:
-    """One row per run, plus two reference rows: real training digits and the low-resolution inputs."""
-    real, _ = digits(image_size, "test")
-    train, _ = digits(image_size, "train")
-    rows = [
-        {"model": "real (train split)", **score(classifier, train, real)},
-        {"model": "low-res input (A)", **score(classifier, low_resolution(real), real, truth=real)},
-    ]
-    for run_dir in run_dirs:
-        model, info = load_run(run_dir)
-        fake, truth = generate(model, info["model"], info["image_size"], n_samples)
-        row = {"model": info["model"], "steps": info["steps"], "wall_s": info["wall_s"], "s_per_step": info["s_per_step"]}
-        rows.append(row | score(classifier, fake, real, truth))
-        log.info("%s: %s", info["model"], row)
-    return rows
+def evaluate_runs(run_dirs: list[str | Path], classifiers: dict, n_samples: int = 1000) -> list[dict]:
+    """One row per run, scored against the real test images of its dataset with that dataset's classifier
+    (``classifiers``: data name -> classifier); per dataset first two reference rows: the real training
+    images and the low-resolution inputs."""
+    runs = [load_run(r) for r in run_dirs]
+    missing = sorted({info.get("data", "digits") for _, info in runs} - set(classifiers))
+    if missing:
+        raise ValueError(f"no classifier for the {missing} runs")
+    rows, reals = [], {}
+    for model, info in runs:
+        data, size, slices = info.get("data", "digits"), info["image_size"], info.get("slices")
+        key = (data, size, slices)
+        if key not in reals:
+            real, _ = images(data, size, "test", slices)
+            train, _ = images(data, size, "train", slices)
+            reals[key] = real
+            clf = classifiers[data]
+            rows += [
+                {"data": data, "model": "real (train split)", **score(clf, train, real)},
+                {"data": data, "model": "low-res input (A)", **score(clf, low_resolution(real), real, truth=real)},
+            ]
+        fake, truth = generate(model, info["model"], size, n_samples, 0, data, slices)
+        row = {"data": data, "model": info["model"], "steps": info["steps"], "wall_s": info["wall_s"], "s_per_step": info["s_per_step"], "cpu_s": info.get("cpu_s")}
+        rows.append(row | score(classifiers[data], fake, reals[key], truth))
+        log.info("%s: %s", info["model"], rows[-1])
+    order = {d: i for i, d in enumerate(dict.fromkeys(r["data"] for r in rows))}
+    return sorted(rows, key=lambda r: order[r["data"]])  # stable: reference rows first within each dataset
 
 
-COLUMNS = ["model", "steps", "wall_s", "s_per_step", "fid", "kid", "kid_std", "precision", "recall", "inception_score", "psnr", "mae"]
+COLUMNS = ["data", "model", "steps", "wall_s", "s_per_step", "cpu_s", "fid", "kid", "kid_std", "precision", "recall", "inception_score", "psnr", "mae"]
 
 
 def write_table(rows: list[dict], csv_path: str | Path, markdown_path: str | Path | None = None) -> None:

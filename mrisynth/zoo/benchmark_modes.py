@@ -209,7 +209,7 @@ def run_one(spec: Spec, dataset: str, seed: int, setup: Setup = Setup()) -> dict
     else:
         tensors = (torch.tensor(data),)
     trainer = Trainer(model, TensorDataset(*tensors), TrainConfig(steps=0, batch_size=batch_size, seed=seed, progress=False))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = {"model": spec.label, "dataset": dataset, "seed": seed, "k": mixture.k, "finite": True}
     for tag, frac in (("late", 0.75), ("final", 1.0)):
         trainer.config.steps = int(round(frac * setup.g_updates)) * n_critic
@@ -224,6 +224,7 @@ def run_one(spec: Spec, dataset: str, seed: int, setup: Setup = Setup()) -> dict
             result["final"] = result[tag]
             break
     result["seconds"] = time.perf_counter() - t0
+    result["cpu_seconds"] = time.process_time() - cpu0  # one torch thread per run: this is its core time
     result["converged"] = bool(result["finite"] and converged(result["late"], mixture.k) and converged(result["final"], mixture.k))
     result["samples"] = np.round(samples[:500], 3).tolist()
     return result
@@ -272,6 +273,7 @@ def summarize(results: list[dict]) -> list[dict]:
                 "converged": int(sum(r["converged"] for r in rs)),
                 "diverged": int(sum(not r["finite"] for r in rs)),
                 "seconds": float(np.mean([r["seconds"] for r in rs])),
+                "cpu_seconds": float(np.mean([r["cpu_seconds"] for r in rs if "cpu_seconds" in r] or [np.nan])),
             }
         )
     return rows
@@ -330,7 +332,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "",
         f"Up to {meta['seeds']} seeds per row (conv.: converged / seeds run), {meta['g_updates']} generator updates, batch {meta['batch_size']}, "
         f"MLPs {meta['depth']} x {meta['hidden']}, Adam lr {meta['lr']:g}; "
-        f"{meta['run_minutes_total']:.0f} process-minutes of training in all. Modes: captured of K; HQ: share "
+        f"{meta['run_minutes_total']:.0f} process-minutes (wall) of training in all, "
+        f"{meta.get('cpu_minutes_total', float('nan')):.0f} CPU-minutes over the {meta.get('cpu_timed_runs', 0)} runs timed. Modes: captured of K; HQ: share "
         f"within 3 sd of a mode; cov.: modes covered within a quarter of the mode spacing; rKL: reverse KL of the HQ mode "
         f"histogram (0 best); conv.: seeds converged. Mode collapse is judged on cov., sample quality on HQ. "
         f"Mean +- sd over seeds (the sd is the stability). Baseline for the verdicts: {BASELINE}.",
@@ -438,6 +441,9 @@ def benchmark(
     results = [r for key, r in done.items() if key in wanted]
     meta = {"seeds": seeds, "workers": workers, "minutes_this_call": (time.perf_counter() - t0) / 60, **setup_dict}
     meta["run_minutes_total"] = sum(r["seconds"] for r in results) / 60
+    timed = [r["cpu_seconds"] for r in results if "cpu_seconds" in r]
+    meta["cpu_minutes_total"] = sum(timed) / 60
+    meta["cpu_timed_runs"] = len(timed)
     return write_outputs(out_dir, results, meta)
 
 
@@ -455,8 +461,9 @@ def write_outputs(out_dir: Path, results: list[dict], meta: dict) -> list[dict]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="results/zoo/modes", help="output folder: table.md, table.json, runs.jsonl (resumable log), samples_<dataset>.png")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per model and dataset (the sd over them is the stability)")
-    parser.add_argument("--g-updates", type=int, default=Setup.g_updates, help="generator updates per run (critic steps = n_critic x this)")
+    parser.add_argument("--config", help="YAML config: section zoo.modes gives seeds, g_updates, datasets, models (flags override it)")
+    parser.add_argument("--seeds", type=int, help="seeds per model and dataset (the sd over them is the stability; default 5)")
+    parser.add_argument("--g-updates", type=int, help=f"generator updates per run (critic steps = n_critic x this; default {Setup.g_updates})")
     parser.add_argument("--hidden", type=int, default=Setup.hidden, help="width of every MLP layer")
     parser.add_argument("--lr", type=float, default=Setup.lr, help="learning rate of both players")
     parser.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each")
@@ -469,11 +476,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mrisynth.errors import InputError
 
-    unknown = sorted(set(args.models or []) - {s.label for s in SPECS})
+    budget = {"seeds": 5, "g_updates": Setup.g_updates, "datasets": None, "models": None}
+    if args.config:
+        from mrisynth.config import load_config
+
+        budget.update(load_config(args.config)["zoo"]["modes"])
+    for key in budget:
+        if getattr(args, key) is not None:
+            budget[key] = getattr(args, key)
+    unknown = sorted(set(budget["models"] or []) - {s.label for s in SPECS})
     if unknown:
         raise InputError(f"unknown benchmark rows {unknown}; known: {[s.label for s in SPECS]}")
-    setup = Setup(g_updates=args.g_updates, hidden=args.hidden, lr=args.lr)
-    benchmark(Path(args.out), args.seeds, setup, args.workers, args.models, args.datasets, not args.no_progress, args.table_only)
+    setup = Setup(g_updates=budget["g_updates"], hidden=args.hidden, lr=args.lr)
+    benchmark(Path(args.out), budget["seeds"], setup, args.workers, budget["models"], budget["datasets"], not args.no_progress, args.table_only)
     print((Path(args.out) / "table.md").read_text())
     return 0
 

@@ -1,5 +1,6 @@
-"""``mrisynth zoo list | classifier | train | evaluate | likelihood-train | likelihood-evaluate``: the 2D
-generative model zoo benchmark on digits (the likelihood-* commands live in ``zoo.likelihood_command``)."""
+"""``mrisynth zoo list | slices | classifier | train | evaluate | modes | likelihood-train | likelihood-evaluate``:
+the 2D generative model zoo benchmark on digits and on axial slices of 3D volumes (the phantom T1s); the
+likelihood-* commands live in ``zoo.likelihood_command``, ``modes`` in ``zoo.benchmark_modes``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "zoo",
         help="generative model zoo: list models, train one on digits, evaluate runs (FID/KID/precision/recall)",
-        description="The 2D generative model zoo benchmark on scikit-learn's digits (upsampled to 16x16 or 32x32).",
+        description="The 2D generative model zoo benchmark on scikit-learn's digits (upsampled to 16x16 or 32x32) "
+        "and on axial slices of 3D volumes (the phantom T1s, zoo.phantom_image_size).",
     )
     sub = parser.add_subparsers(dest="zoo_command", metavar="<zoo command>")
     sub.required = True
@@ -19,9 +21,16 @@ def add_parser(subparsers) -> None:
     p = sub.add_parser("list", help="print the registered model names, one per line")
     p.set_defaults(func=run_list)
 
-    p = sub.add_parser("classifier", help="train the digits classifier whose features score the samples")
+    p = sub.add_parser("slices", help="axial slices of 3D NIfTI volumes (e.g. the phantom T1s) as a 2D dataset file")
+    p.add_argument("--volumes", nargs="+", required=True, help="NIfTI volumes; split train/test by volume")
+    p.add_argument("--out", required=True, help="output .npz (images, labels = slice level, volume index, paths)")
+    p.add_argument("--config", help="YAML config (zoo.phantom_image_size, zoo.phantom_slices_per_volume)")
+    p.set_defaults(func=run_slices)
+
+    p = sub.add_parser("classifier", help="train the classifier whose features score the samples (digit class or slice level)")
     p.add_argument("--out", required=True, help="where to write the classifier weights (.pt)")
     p.add_argument("--config", help="YAML config (section zoo: image_size, classifier_epochs, and seed)")
+    _data_arguments(p)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_classifier)
 
@@ -34,14 +43,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: the config's device; auto = cuda if available)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    _data_arguments(p)
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("evaluate", help="score trained runs: FID, KID, precision, recall, IS (+PSNR/MAE for translations)")
     p.add_argument("--runs", nargs="+", required=True, help="run folders written by `mrisynth zoo train`")
-    p.add_argument("--classifier", required=True, help="classifier weights from `mrisynth zoo classifier`")
+    p.add_argument(
+        "--classifier",
+        nargs="+",
+        required=True,
+        metavar="[DATA=]PATH",
+        help="classifier weights from `mrisynth zoo classifier`, one per dataset of the runs (a bare PATH is digits)",
+    )
     p.add_argument("--table", required=True, help="output CSV, one row per run plus two reference rows")
     p.add_argument("--markdown", help="also write the table as Markdown here")
-    p.add_argument("--config", help="YAML config (zoo.n_samples, zoo.image_size)")
+    p.add_argument("--config", help="YAML config (zoo.n_samples)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_evaluate)
 
@@ -52,6 +68,24 @@ def add_parser(subparsers) -> None:
     from mrisynth.zoo.benchmark_modes import add_modes_parser
 
     add_modes_parser(sub)
+
+
+def _data_arguments(p) -> None:
+    p.add_argument("--data", choices=["digits", "phantom"], default="digits", help="dataset: digits (default) or phantom slices")
+    p.add_argument("--slices", help="slices file from `mrisynth zoo slices` (needed with --data phantom)")
+
+
+def _data_setting(args, zoo: dict) -> tuple[int, int]:
+    """(image size, steps) of the chosen dataset; checks the slices file."""
+    from pathlib import Path
+
+    from mrisynth.errors import InputError
+
+    if args.data == "digits":
+        return zoo["image_size"], zoo["steps"]
+    if not args.slices or not Path(args.slices).exists():
+        raise InputError(f"--data phantom needs an existing --slices file (mrisynth zoo slices), got {args.slices!r}")
+    return zoo["phantom_image_size"], zoo["phantom_steps"] or zoo["steps"]
 
 
 def _zoo_config(path):
@@ -74,16 +108,36 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_slices(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mrisynth.errors import InputError
+    from mrisynth.zoo.slices import build_slices, save_slices
+
+    _, zoo = _zoo_config(args.config)
+    missing = [v for v in args.volumes if not Path(v).exists()]
+    if missing:
+        raise InputError(f"volumes not found: {missing}")
+    try:
+        slices = build_slices(args.volumes, zoo["phantom_slices_per_volume"], zoo["phantom_image_size"])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    save_slices(slices, args.out)
+    print(f"{len(slices['images'])} slices of {len(slices['paths'])} volumes -> {args.out}")
+    return 0
+
+
 def run_classifier(args: argparse.Namespace) -> int:
-    from mrisynth.zoo.data import digits
+    from mrisynth.zoo.benchmark import images
     from mrisynth.zoo.features import accuracy, save_classifier, train_classifier
 
     _threads(args.threads)
     config, zoo = _zoo_config(args.config)
-    x, y = digits(zoo["image_size"], "train")
+    size, _ = _data_setting(args, zoo)
+    x, y = images(args.data, size, "train", args.slices)
     model = train_classifier(x, y, epochs=zoo["classifier_epochs"], seed=config["seed"])
-    xt, yt = digits(zoo["image_size"], "test")
-    print(f"digits classifier test accuracy: {accuracy(model, xt, yt):.4f}")
+    xt, yt = images(args.data, size, "test", args.slices)
+    print(f"{args.data} classifier test accuracy: {accuracy(model, xt, yt):.4f}")
     save_classifier(model, args.out)
     return 0
 
@@ -118,9 +172,10 @@ def run_train(args: argparse.Namespace) -> int:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     overrides = {**zoo["overrides"].get(args.model, {}), **_parse_sets(args.set)}
-    steps = args.steps or zoo["steps"]
+    size, steps = _data_setting(args, zoo)
+    steps = args.steps or steps
     try:  # unknown or mistyped options fail here, before anything is written
-        registry.build(args.model, **model_config(args.model, zoo["image_size"], steps, config["seed"], overrides))
+        registry.build(args.model, **model_config(args.model, size, steps, config["seed"], overrides))
     except (TypeError, ValueError) as exc:
         raise InputError(f"model {args.model}: bad option: {exc}") from None
     info = train_model(
@@ -128,7 +183,7 @@ def run_train(args: argparse.Namespace) -> int:
         args.out,
         steps=steps,
         batch_size=zoo["batch_size"],
-        image_size=zoo["image_size"],
+        image_size=size,
         seed=config["seed"],
         overrides=overrides,
         amp=zoo["amp"],
@@ -137,8 +192,10 @@ def run_train(args: argparse.Namespace) -> int:
         checkpoint_every=zoo["checkpoint_every"],
         sample_every=zoo["sample_every"],
         progress=not args.no_progress,
+        data=args.data,
+        slices=args.slices,
     )
-    print(json.dumps({k: info[k] for k in ("model", "steps", "wall_s", "s_per_step")}))
+    print(json.dumps({k: info[k] for k in ("model", "data", "steps", "wall_s", "s_per_step", "cpu_s")}))
     return 0
 
 
@@ -154,9 +211,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     missing = [r for r in args.runs if not (Path(r) / RUN_INFO).exists()]
     if missing:
         raise InputError("not a finished zoo run (no run.json)", missing)
-    if not Path(args.classifier).exists():
-        raise InputError(f"classifier {args.classifier} not found: run `mrisynth zoo classifier --out {args.classifier}`")
-    rows = evaluate_runs(args.runs, load_classifier(args.classifier), n_samples=zoo["n_samples"], image_size=zoo["image_size"])
+    classifiers = {}
+    for item in args.classifier:
+        data, _, path = item.rpartition("=")  # no "=": ("", "", PATH)
+        data = data or "digits"
+        if not Path(path).exists():
+            raise InputError(f"classifier {path} not found: run `mrisynth zoo classifier --data {data} --out {path}`")
+        classifiers[data] = load_classifier(path)
+    try:
+        rows = evaluate_runs(args.runs, classifiers, n_samples=zoo["n_samples"])
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     write_table(rows, args.table, args.markdown)
     print(markdown_table(rows), end="")
     return 0

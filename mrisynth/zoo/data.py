@@ -45,7 +45,11 @@ def low_resolution(x: torch.Tensor, factor: int = 4) -> torch.Tensor:
 def digits_dataset(kind: str, size: int = 16, split: str = "train") -> TensorDataset:
     """``images``: (x, label); ``paired``: (low-res x, x, label); ``unpaired``: (low-res x_i, x_j, label_j)
     with i, j from disjoint halves of the split."""
-    x, y = digits(size, split)
+    return image_dataset(kind, *digits(size, split))
+
+
+def image_dataset(kind: str, x: torch.Tensor, y: torch.Tensor) -> TensorDataset:
+    """``digits_dataset`` for any labelled images ``x`` (N, C, H, W) in [-1, 1] (e.g. zoo.slices)."""
     if kind == "images":
         return TensorDataset(x, y)
     if kind == "paired":

@@ -30,7 +30,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 15, width: 
     """Adam, small random shifts (+-1 px) as augmentation; deterministic given ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = DigitsClassifier(size=x.shape[-1], width=width)
+    model = DigitsClassifier(size=x.shape[-1], width=width, n_classes=int(y.max()) + 1)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=gen)

@@ -69,3 +69,20 @@ def test_one_seed_tiny_budget_end_to_end(tmp_path):
     partial = B.benchmark(tmp_path, seeds=2, setup=setup, workers=1, models=models, datasets=["ring8"], progress=False, table_only=True)
     assert [r["seeds"] for r in partial] == [1] * len(models)
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == len(models)
+
+
+def test_cli_budget_from_config_section(tmp_path):
+    """`mrisynth zoo modes --config`: zoo.modes sets a small version (seeds, updates, datasets, rows); flags override."""
+    from mrisynth.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('zoo:\n  modes: {seeds: 1, g_updates: 4, datasets: [grid25], models: ["GAN (NS)"]}\n')
+    out = tmp_path / "modes"
+    assert main(["zoo", "modes", "--out", str(out), "--config", str(cfg), "--workers", "1", "--no-progress", "--g-updates", "3"]) == 0
+    table = json.loads((out / "table.json").read_text())
+    assert table["meta"]["seeds"] == 1 and table["meta"]["g_updates"] == 3  # the flag beat the config's 4
+    assert [(r["model"], r["dataset"]) for r in table["rows"]] == [("GAN (NS)", "grid25")]
+    assert table["rows"][0]["cpu_seconds"] > 0 and table["meta"]["cpu_timed_runs"] == 1
+    assert (out / "samples_grid25.png").exists() and not (out / "samples_ring8.png").exists()
+    cfg.write_text('zoo:\n  modes: {models: ["no such row"]}\n')
+    assert main(["zoo", "modes", "--out", str(tmp_path / "bad"), "--config", str(cfg), "--no-progress"]) == 2

@@ -1,6 +1,15 @@
-# The 2D generative model zoo benchmark on scikit-learn's digits: `snakemake zoo` (not part of `all`).
+# The 2D generative model zoo benchmark on scikit-learn's digits and on axial slices of the manifest's T1
+# volumes (the phantom): `snakemake zoo` (not part of `all`).
 ZOO = f"{RESULTS}/zoo"
 ZOO_MODELS = list(config["zoo"]["models"])
+ZOO_DATASETS = list(config["zoo"]["datasets"])
+ZOO_PHANTOM = f"{ZOO}/phantom"
+# run folders per dataset: digits in {ZOO}/runs/<model> (as before), phantom in {ZOO}/phantom/runs/<model>
+ZOO_RUNS = {"digits": f"{ZOO}/runs", "phantom": f"{ZOO_PHANTOM}/runs"}
+ZOO_CLASSIFIERS = {
+    "digits": f"{ZOO}/classifier.pt",
+    "phantom": f"{ZOO_PHANTOM}/classifier.pt",
+}
 ZOO_LIKELIHOOD = f"{ZOO}/likelihood"
 ZOO_LIKELIHOOD_RUNS = list(config["zoo"]["likelihood_runs"])
 
@@ -11,13 +20,14 @@ wildcard_constraints:
 
 
 rule zoo:
-    """Benchmark table (FID/KID/precision/recall/IS per model) and one sample grid per model; for the
-    likelihood models (binarised 8x8 digits) the test-loss/likelihood table, the quality/diversity table,
-    sample grids and training curves."""
+    """Benchmark table (FID/KID/precision/recall/IS per model and dataset) and one sample grid per model
+    and dataset; for the likelihood models (binarised 8x8 digits) the test-loss/likelihood table, the
+    quality/diversity table, sample grids and training curves; the mode-collapse table.
+    """
     input:
         f"{ZOO}/benchmark.csv",
         f"{ZOO}/benchmark.md",
-        expand(f"{ZOO}/runs/{{zoo_model}}/samples.png", zoo_model=ZOO_MODELS),
+        [f"{ZOO_RUNS[d]}/{m}/samples.png" for d in ZOO_DATASETS for m in ZOO_MODELS],
         f"{ZOO_LIKELIHOOD}/likelihood_table.md",
         f"{ZOO_LIKELIHOOD}/quality_table.md",
         expand(
@@ -28,14 +38,19 @@ rule zoo:
 
 
 rule zoo_modes:
-    """Mode-collapse benchmark on 2D Gaussian mixtures (ring of 8, grid of 25), 5 seeds per model: the
-    seed's "Different GANs" table measured, with a verdict per row, and sample panels per model.
+    """Mode-collapse benchmark on 2D Gaussian mixtures (ring of 8, grid of 25): the seed's "Different GANs"
+    table measured, with a verdict per row, and sample panels per model. Budget (seeds, generator updates,
+    datasets, rows) from config zoo.modes; runs.jsonl in the output folder makes a rerun resume.
     """
+    input:
+        CONFIGFILES,
     output:
         table=f"{ZOO}/modes/table.md",
         json=f"{ZOO}/modes/table.json",
-        ring=f"{ZOO}/modes/samples_ring8.png",
-        grid=f"{ZOO}/modes/samples_grid25.png",
+        panels=expand(
+            f"{ZOO}/modes/samples_{{mixture}}.png",
+            mixture=config["zoo"]["modes"]["datasets"],
+        ),
     log:
         f"{RESULTS}/logs/zoo/modes.log",
     threads: 2
@@ -43,7 +58,7 @@ rule zoo_modes:
         mem_mb=3000,
         runtime=240,
     shell:
-        "mrisynth zoo modes --out {ZOO}/modes --workers {threads} --no-progress > {log} 2>&1"
+        "mrisynth zoo modes --out {ZOO}/modes --workers {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
 
 
 rule zoo_classifier:
@@ -80,11 +95,65 @@ rule zoo_train:
         "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
 
 
-rule zoo_evaluate:
-    """Score every run in the classifier's feature space; CSV and Markdown table."""
+rule zoo_slices:
+    """Axial slices of every T1 volume of the manifest: the 2D phantom dataset of the benchmark."""
     input:
-        classifier=f"{ZOO}/classifier.pt",
-        runs=expand(f"{ZOO}/runs/{{zoo_model}}/run.json", zoo_model=ZOO_MODELS),
+        CONFIGFILES,
+        volumes=manifest_files("t1w"),
+    output:
+        f"{ZOO_PHANTOM}/slices.npz",
+    log:
+        f"{RESULTS}/logs/zoo/slices.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    shell:
+        "mrisynth zoo slices --volumes {input.volumes} --out {output} {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule zoo_phantom_classifier:
+    """Slice-level classifier whose penultimate features define the metrics on the phantom slices."""
+    input:
+        CONFIGFILES,
+        slices=f"{ZOO_PHANTOM}/slices.npz",
+    output:
+        f"{ZOO_PHANTOM}/classifier.pt",
+    log:
+        f"{RESULTS}/logs/zoo/phantom_classifier.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "mrisynth zoo classifier --data phantom --slices {input.slices} --out {output} --threads {threads} "
+        "{CONFIG_ARGS} > {log} 2>&1"
+
+
+rule zoo_phantom_train:
+    """Train one model on the phantom slices (resumes from the run folder's checkpoint.pt)."""
+    input:
+        CONFIGFILES,
+        slices=f"{ZOO_PHANTOM}/slices.npz",
+    output:
+        info=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/run.json",
+        grid=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/samples.png",
+    log:
+        f"{RESULTS}/logs/zoo/phantom_train_{{zoo_model}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=240,
+    shell:
+        "mrisynth zoo train --data phantom --slices {input.slices} --model {wildcards.zoo_model} "
+        "--out {ZOO_PHANTOM}/runs/{wildcards.zoo_model} --threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule zoo_evaluate:
+    """Score every run in its dataset's classifier feature space; CSV and Markdown table."""
+    input:
+        classifiers=[ZOO_CLASSIFIERS[d] for d in ZOO_DATASETS],
+        runs=[f"{ZOO_RUNS[d]}/{m}/run.json" for d in ZOO_DATASETS for m in ZOO_MODELS],
     output:
         table=f"{ZOO}/benchmark.csv",
         markdown=f"{ZOO}/benchmark.md",
@@ -96,8 +165,9 @@ rule zoo_evaluate:
         runtime=20,
     params:
         runs=lambda wildcards, input: " ".join(str(Path(p).parent) for p in input.runs),
+        classifiers=" ".join(f"{d}={ZOO_CLASSIFIERS[d]}" for d in ZOO_DATASETS),
     shell:
-        "mrisynth zoo evaluate --runs {params.runs} --classifier {input.classifier} --table {output.table} "
+        "mrisynth zoo evaluate --runs {params.runs} --classifier {params.classifiers} --table {output.table} "
         "--markdown {output.markdown} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
 
 
