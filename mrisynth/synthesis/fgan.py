@@ -15,7 +15,8 @@ Batches are ``(mri, pet, label)``; :class:`LabelledPairs` adds the label to the 
 Measured on the 24^3 test phantom (48 subjects, fold 0 of 3, 300 steps): with the feature loss from the
 first joint step (weight 1 or 10, DSNet joint or frozen) the generator never left its initial output
 (the population template, SSIM 0.62) while Pix2Pix and the ablation reached 0.86; started after 160 joint
-steps (``feature_start``) FGAN reached SSIM 0.857 (ablation 0.856, Pix2Pix 0.861).
+steps (``feature_start``) FGAN reached SSIM 0.857 (ablation 0.856, Pix2Pix 0.861). The DSNet classification
+loss on synthetic PET from the first step stalled it the same way, so ``feature_start`` gates both.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class FGAN(Pix2Pix):
     ``specificity_mix``: per-location weights ``(1 - m) + m * S * |S|`` with S the real PET's
     specificity map resized to the layer (0 = uniform, 1 = the map alone; mean weight 1 either way);
     ``cls_weight``: DSNet cross-entropy on (MRI, synthetic PET) in the generator loss;
-    ``pretrain_steps``, ``dsnet_every``, ``feature_start`` (joint steps before the feature loss starts): the schedule; ``dsnet_*``: the DSNet (see :class:`DSNet`;
+    ``pretrain_steps``, ``dsnet_every``, ``feature_start`` (joint steps before the DSNet losses of the
+    generator, feature consistency and classification, join): the schedule; ``dsnet_*``: the DSNet (see :class:`DSNet`;
     ``dsnet_pool``: its input is average-pooled by this factor, which keeps a step <= 1.5x a Pix2Pix step).
     """
 
@@ -101,11 +103,12 @@ class FGAN(Pix2Pix):
         adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
         loss = self.gan_weight * adv + self.lambda_l1 * rec
         logs = {"g_adv": adv.detach(), **logs}
-        if self.feature_weight and self.iteration >= self.pretrain_steps + self.feature_start:
+        dsnet_losses = self.iteration >= self.pretrain_steps + self.feature_start
+        if self.feature_weight and dsnet_losses:
             fc = self.feature_consistency(fake, b)
             loss = loss + self.feature_weight * fc
             logs["g_fc"] = fc.detach()
-        if self.cls_weight:
+        if self.cls_weight and dsnet_losses:
             with self.dsnet_fp32():
                 cls = F.cross_entropy(self.nets["C"](a.float(), fake.float()), y)
             loss = loss + self.cls_weight * cls
