@@ -30,13 +30,13 @@ def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cach
                  cache_dir: str | Path | None = None) -> Dataset:
     """MONAI dataset of ``{"t1", "pet"}`` tensors (1, X, Y, Z) in [-1, 1] for (T1 path, PET path) pairs."""
     from monai.data import CacheDataset, PersistentDataset
-    from monai.transforms import Compose, EnsureTyped, Lambdad, LoadImaged, ScaleIntensityRanged
+    from monai.transforms import Compose, EnsureTyped, Lambda, LoadImaged, ScaleIntensityRanged
 
     transform = Compose([
         LoadImaged(keys=["t1", "pet"], image_only=True, ensure_channel_first=True),
         EnsureTyped(keys=["t1", "pet"], dtype=torch.float32, track_meta=False),
         ScaleIntensityRanged(keys="t1", a_min=0.0, a_max=mapping.t1_high, b_min=-1.0, b_max=1.0, clip=True),
-        Lambdad(keys="pet", func=mapping.pet_to_net),  # absolute or template-residual (see intensity.py)
+        Lambda(func=lambda d: {**d, "pet": mapping.pet_to_net(d["pet"], d["t1"])}),  # absolute or residual (intensity.py)
         EnsureTyped(keys=["t1", "pet"], track_meta=False),  # ScaleIntensityRanged re-wraps as MetaTensor
     ])
     items = [{"t1": str(t1), "pet": str(pet)} for t1, pet in pairs]
@@ -46,7 +46,7 @@ def load_dataset(pairs: list[tuple[Path, Path]], mapping: IntensityMapping, cach
         if cache_dir is None:
             raise ValueError("cache='disk' needs a cache_dir")
         mapping_key = hashlib.sha256(repr(sorted(mapping.describe().items())).encode()
-                                     + (b"" if mapping.template is None else mapping.template.numpy().tobytes())).hexdigest()
+                                     + b"".join(a.numpy().tobytes() for a in (mapping.template, mapping.slope) if a is not None)).hexdigest()
         for item in items:  # part of the cache key: file contents and the mapping
             item["content"] = f"{file_sha256(item['t1'])}:{file_sha256(item['pet'])}:{mapping_key}"
         return PersistentDataset(items, transform, cache_dir=Path(cache_dir))

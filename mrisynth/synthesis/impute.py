@@ -56,7 +56,16 @@ def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, part
     """One imputation (SUVR array) of one subject, draw ``k``."""
     torch.manual_seed(draw_seed(seed, participant, k))
     y, method = predict(net, t1, icfg, mc_dropout=source == "dropout")
-    return mapping.net_to_pet(y[0, 0]).numpy(), method
+    return mapping.net_to_pet(y[0, 0], t1[0, 0].cpu()).numpy(), method
+
+
+def inverse_formula(mapping: IntensityMapping) -> str:
+    if mapping.template is None:
+        return "suvr = (generator_output + 1) / 2 * pet_high"
+    if mapping.slope is not None:
+        return ("suvr = template + slope * (t1_net - t1_mean) + generator_output * residual_scale (voxelwise linear "
+                "T1 map fit on the training subjects)")
+    return "suvr = template + generator_output * residual_scale (template: mean training SUVR)"
 
 
 def read_best(path: Path) -> dict:
@@ -114,8 +123,7 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
                        "inference": method, "intensity_mapping": mapping.describe(),
                        "samples": samples, "sample_source": source if samples else None,
                        "summary": "mean of the samples" if samples else "one draw",
-                       "inverse": ("suvr = template + generator_output * residual_scale (template: mean training SUVR)"
-                                   if mapping.template is not None else "suvr = (generator_output + 1) / 2 * pet_high")}
+                       "inverse": inverse_formula(mapping)}
             (tmp / final.name.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar, indent=1) + "\n")
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,
                          "has_real_pet": s.has_pet, "inference": method, "samples": samples, "path": str(final)})

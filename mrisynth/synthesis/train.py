@@ -59,7 +59,7 @@ class Validator:
         scores, preview = [], None
         for v in self.val:
             y, _ = predict(net, v["t1"].to(model.device), self.inference)
-            pet = self.mapping.net_to_pet(y[0, 0].cpu()).numpy()
+            pet = self.mapping.net_to_pet(y[0, 0].cpu(), v["t1"][0, 0]).numpy()
             rng = float(v["pet"][v["mask"]].max() - v["pet"][v["mask"]].min())
             scores.append((psnr(pet, v["pet"], v["mask"], data_range=rng), ssim(pet, v["pet"], v["mask"], data_range=rng)))
             preview = preview or (v, pet)
@@ -183,7 +183,8 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     fs = fold_subjects(results, manifest, split_path, cfg["preprocess"]["resolution_mm"])
     require_files(fs.train + fs.val, "t1", "mask", "pet")
     train_arrays = [(_load(s.paths.t1), _load(s.paths.pet), _load(s.paths.mask) > 0) for s in fs.train]
-    mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"], residual=sc["residual"])
+    mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"], residual=sc["residual"],
+                                   base=sc["residual_base"])
     kwargs = zoo_models.model_kwargs(cfg, model_name)
     multiple = zoo_models.input_multiple(model_name, kwargs)
     base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], out / "cache")
@@ -212,7 +213,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
         start_at_template(zoo_models.generator(model, ema=False))
     trainer = Trainer(model, pairs, tc, on_sample=validator)
     fresh = not (out / "train" / CHECKPOINT).exists()
-    if fresh and distributed.world()[0] == 0:
+    if fresh and sc["validate_start"] and distributed.world()[0] == 0:
         validator(model, 0, out / "train" / "samples", 1)  # the starting point (residual mode: the template)
     trainer.fit()
     rank = distributed.world()[0]

@@ -75,3 +75,32 @@ def test_intensity_mapping_round_trip_absolute_and_residual():
         again = IntensityMapping.from_dict(m.to_dict())
         torch.testing.assert_close(again.net_to_pet(net), m.net_to_pet(net))
     torch.testing.assert_close(m.net_to_pet(torch.zeros(6, 6, 6)), torch.from_numpy(np.mean(pets, 0)))  # 0 = template
+
+
+def test_linear_residual_base_is_the_voxelwise_linear_t1_map():
+    """base="linear": output 0 is the evaluation's linear-regression baseline (fit on network-range T1);
+    round trip exact with the subject's T1; net_to_pet refuses to guess without it."""
+    import numpy as np
+    import pytest
+
+    from mrisynth.synthesis.evaluate import Baselines
+    from mrisynth.synthesis.intensity import IntensityMapping
+
+    rng = np.random.default_rng(1)
+    t1s = [rng.uniform(0, 1, (6, 6, 6)).astype(np.float32) for _ in range(5)]
+    pets = [(0.8 + 0.6 * t + rng.normal(0, 0.05, t.shape)).astype(np.float32) for t in t1s]
+    masks = [np.ones((6, 6, 6), bool)] * 5
+    m = IntensityMapping.fit(t1s, pets, masks, percentile=100.0, residual=True, base="linear")
+    t1_net = [m.t1_to_net(t) for t in t1s]
+    lr = Baselines.fit(np.stack([t.numpy() for t in t1_net]), np.stack(pets))
+    start = m.net_to_pet(torch.zeros(6, 6, 6), t1_net[2])
+    np.testing.assert_allclose(start.numpy(), lr.predict("linear_regression", t1_net[2].numpy()), atol=1e-5)
+    assert float(m.slope.mean()) == pytest.approx(0.3, abs=0.05)  # 0.6 SUVR per unit T1 = 0.3 per network unit
+    net = m.pet_to_net(pets[2], t1_net[2])
+    assert net.abs().max() <= 1 and net.abs().mean() < m.pet_to_net(pets[2]).abs().mean()  # smaller than over the mean
+    torch.testing.assert_close(m.net_to_pet(net, t1_net[2]), torch.from_numpy(pets[2]), atol=1e-5, rtol=0)
+    again = IntensityMapping.from_dict(m.to_dict())
+    torch.testing.assert_close(again.net_to_pet(net, t1_net[2]), m.net_to_pet(net, t1_net[2]))
+    assert again.describe()["base"] == "linear"
+    with pytest.raises(ValueError, match="linear in T1"):
+        m.net_to_pet(net)
