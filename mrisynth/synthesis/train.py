@@ -23,6 +23,7 @@ from mrisynth.synthesis.intensity import IntensityMapping
 
 log = logging.getLogger(__name__)
 VALIDATION = "validation.csv"
+VALIDATION_DRAWS = 4  # draws averaged per validation subject for a stochastic (noise-injecting) generator
 
 
 def _load(path) -> np.ndarray:
@@ -55,10 +56,20 @@ class Validator:
     def __call__(self, model, step: int, folder: Path, n: int) -> None:
         from mrisynth.metrics.image import psnr, ssim
 
+        from mrisynth.zoo.nets.noise import is_stochastic
+
         net = zoo_models.generator(model)
+        draws = VALIDATION_DRAWS if is_stochastic(net) else 1
         scores, preview = [], None
         for v in self.val:
-            y, _ = predict(net, v["t1"].to(model.device), self.inference)
+            # a stochastic generator is scored by the mean of a few seeded draws (what imputation writes),
+            # drawn on a forked RNG so that validating does not change the training's random stream
+            with torch.random.fork_rng(devices=[]):
+                outs = []
+                for k in range(draws):
+                    torch.manual_seed(k)
+                    outs.append(predict(net, v["t1"].to(model.device), self.inference)[0])
+            y = torch.stack(outs).mean(0)
             pet = self.mapping.net_to_pet(y[0, 0].cpu(), v["t1"][0, 0]).numpy()
             rng = float(v["pet"][v["mask"]].max() - v["pet"][v["mask"]].min())
             scores.append((psnr(pet, v["pet"], v["mask"], data_range=rng), ssim(pet, v["pet"], v["mask"], data_range=rng)))
