@@ -4,6 +4,7 @@ in training."""
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -152,3 +153,27 @@ def test_training_starts_at_the_population_template(cohort, model):
     assert int(first["step"]) == 0
     assert float(first["psnr"]) == pytest.approx(np.mean([e[0] for e in expected]), abs=1e-4)
     assert float(first["ssim"]) == pytest.approx(np.mean([e[1] for e in expected]), abs=1e-5)
+
+
+def test_linear_residual_base_trains_and_imputes_around_the_linear_map(cohort, tmp_path):
+    """residual_base linear, no step-0 validation (the demo's settings): best.pt is a trained step, and every
+    imputed PET lies within residual_scale of its subject's linear T1 map."""
+    results, manifest = cohort
+    cfg = tiny_config(results, residual_base="linear", validate_start=False)
+    out = tmp_path / "linear"
+    best = _train(cfg, results, manifest, out, steps=2)
+    with open(out / "train" / "validation.csv") as fh:
+        assert [int(r["step"]) for r in csv.DictReader(fh)] == [2]
+    assert best["step"] == 2 and best["mapping"]["slope"].abs().max() > 0
+    split = results / "splits" / "fold-0.json"
+    rows = impute_fold(cfg, "pix2pix", results, manifest, split, out / "best.pt", out / "imputed", out / "imputed.tsv",
+                       progress=False)
+    from mrisynth.synthesis.intensity import IntensityMapping
+
+    mapping = IntensityMapping.from_dict(best["mapping"])
+    fs = fold_subjects(results, manifest, split, 3.0)
+    s = next(x for x in fs.impute if x.participant_id == rows[0]["participant_id"])
+    t1 = mapping.t1_to_net(np.asarray(nib.load(s.paths.t1).dataobj, dtype=np.float32))
+    base = mapping.net_to_pet(torch.zeros_like(t1), t1).numpy()
+    data = np.asarray(nib.load(out / "imputed" / Path(rows[0]["path"]).name).dataobj)
+    assert np.all(np.abs(data - base) <= mapping.residual_scale + 1e-4) and not np.allclose(data, base)
