@@ -110,7 +110,8 @@ def pooled_row(g: pd.DataFrame, n_boot: int, seed: int, level: float = 0.95) -> 
             row[f"{m}_pooled"] = row[f"{m}_lo"] = row[f"{m}_hi"] = np.nan
             continue
         pooled, lo, hi, df = rubin_interval(est, var, level)
-        row[f"{m}_pooled"], row[f"{m}_lo"], row[f"{m}_hi"] = pooled.estimate, lo, hi
+        # every metric lives in [0, 1]: the t interval is clipped to it (with few test subjects it can overshoot)
+        row[f"{m}_pooled"], row[f"{m}_lo"], row[f"{m}_hi"] = pooled.estimate, max(lo, 0.0), min(hi, 1.0)
         if m == "auc":
             row.update(auc_within=pooled.within, auc_between=pooled.between, auc_df=df)
     return row
@@ -142,7 +143,7 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
 NOTE = ("Multiple imputation: mri+multi_imputed_<model> trains and evaluates the regional classifier once per "
         "imputation (K draws of the stochastic generator) and pools with Rubin's rules: estimate = mean over "
         "imputations, total variance T = W + (1 + 1/K) B (W: mean bootstrap variance within an imputation, B: "
-        "variance between imputations), 95% interval estimate ± t_df √T. 'single': the mri+imputed_<model> row "
+        "variance between imputations), 95% interval estimate ± t_df √T clipped to [0, 1]. 'single': the mri+imputed_<model> row "
         "(one imputation = the mean of the draws) with its percentile bootstrap CI; 'within-only': ± 1.96 √W, "
         "the interval that ignores the imputation uncertainty.")
 
