@@ -162,6 +162,7 @@ def figure(model: str, shown: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from mrisynth.io.atomic import atomic_path
+    from mrisynth.preprocess.outputs import strip_prefix
 
     fig, axes = plt.subplots(len(shown), 5, figsize=(12.5, 2.6 * len(shown)), squeeze=False)
     for row, s in zip(axes, shown):
@@ -171,7 +172,7 @@ def figure(model: str, shown: list[dict], path: Path) -> None:
         err = np.where(m, np.abs(s["mean"][:, :, z] - s["ref"][:, :, z]), 0.0)
         sd = np.where(m, s["sd"][:, :, z], 0.0)
         hi = max(float(np.percentile(err[m], 99)) if m.any() else 0.0, float(sd.max()), 1e-6)
-        panels = [(s["t1"][:, :, z], "gray", None, f"MRI\nsub-{s['id']} (fold {s['fold']})"),
+        panels = [(s["t1"][:, :, z], "gray", None, f"MRI\nsub-{strip_prefix(s['id'], 'sub')} (fold {s['fold']})"),
                   (s["ref"][:, :, z], "hot", vmax, "reference PET"), (s["mean"][:, :, z], "hot", vmax, f"{model}: mean of draws"),
                   (sd, "viridis", hi, "sd of draws"), (err, "viridis", hi, "|mean - reference|")]
         for ax, (img, cmap, top, title) in zip(row, panels):
