@@ -76,7 +76,7 @@ rule preprocess_t1_pet:
         f"{PP_LOG}.benchmark.tsv"
     wildcard_constraints:
         sub=subjects_regex(PP_WITH_PET),
-    threads: 2
+    threads: 1  # registration runs single-threaded (bitwise repeatable); 2 jobs share 2 cores
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=15,
@@ -102,7 +102,7 @@ rule preprocess_t1:
         f"{PP_LOG}.benchmark.tsv"
     wildcard_constraints:
         sub=subjects_regex(PP_T1_ONLY),
-    threads: 2
+    threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=15,
@@ -160,7 +160,7 @@ if config["cohort"] == "phantom":
             f"{PP_LOG}_truth.log",
         wildcard_constraints:
             sub=subjects_regex(PP_T1_ONLY),
-        threads: 2
+        threads: 1
         resources:
             mem_mb=lambda wildcards, attempt: 3000 * attempt,
             runtime=15,
