@@ -20,6 +20,7 @@ from mrisynth.io.atomic import atomic_path
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import InferenceConfig, predict
 from mrisynth.synthesis.intensity import IntensityMapping
+from mrisynth.zoo.nets.noise import is_stochastic
 
 log = logging.getLogger(__name__)
 VALIDATION = "validation.csv"
@@ -55,8 +56,6 @@ class Validator:
 
     def __call__(self, model, step: int, folder: Path, n: int) -> None:
         from mrisynth.metrics.image import psnr, ssim
-
-        from mrisynth.zoo.nets.noise import is_stochastic
 
         net = zoo_models.generator(model)
         draws = VALIDATION_DRAWS if is_stochastic(net) else 1
@@ -224,7 +223,10 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
         start_at_template(zoo_models.generator(model, ema=False))
     trainer = Trainer(model, pairs, tc, on_sample=validator)
     fresh = not (out / "train" / CHECKPOINT).exists()
-    if fresh and sc["validate_start"] and distributed.world()[0] == 0:
+    # a stochastic generator is selected among trained steps only: at step 0 (zeroed output layer) all its draws
+    # are the template, so multiple imputation would get K identical draws (sd 0)
+    stochastic = is_stochastic(zoo_models.generator(model))
+    if fresh and sc["validate_start"] and not stochastic and distributed.world()[0] == 0:
         validator(model, 0, out / "train" / "samples", 1)  # the starting point (residual mode: the template)
     trainer.fit()
     rank = distributed.world()[0]
