@@ -133,7 +133,7 @@ def comparison_table(table: pd.DataFrame) -> pd.DataFrame:
                      "single lo": np.nan if s is None else s["auc_lo"], "single hi": np.nan if s is None else s["auc_hi"],
                      "single width": np.nan if s is None else s["auc_hi"] - s["auc_lo"],
                      "Rubin AUC": r.auc_pooled, "Rubin lo": r.auc_lo, "Rubin hi": r.auc_hi, "Rubin width": r.auc_hi - r.auc_lo,
-                     "within-only width": 2 * within_half, "W": r.auc_within, "B": r.auc_between, "df": r.auc_df})
+                     "within-only width": min(r.auc_pooled + within_half, 1) - max(r.auc_pooled - within_half, 0), "W": r.auc_within, "B": r.auc_between, "df": r.auc_df})
     out = pd.DataFrame(rows)
     if len(out):
         out["width ratio"] = out["Rubin width"] / out["single width"]
