@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mrisynth.io.atomic import atomic_path
+from mrisynth.io.atomic import atomic_path, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,4 @@ def save_specificity_figure(images: np.ndarray, maps: np.ndarray, labels: np.nda
         ax.set_title(f"label {int(lab)}", fontsize=8)
         ax.axis("off")
     fig.suptitle(f"DSNet {modality}-branch specificity maps (test subjects)", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+    save_figure(fig, path)

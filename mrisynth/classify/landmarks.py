@@ -84,7 +84,7 @@ def plot_landmarks(background: np.ndarray, table: pd.DataFrame, path, title: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mrisynth.io.atomic import atomic_path
+    from mrisynth.io.atomic import save_figure
 
     ci, cj, ck = (int(table[a].iloc[0]) for a in "ijk") if len(table) else (s // 2 for s in background.shape)
     views = [("sagittal", background[ci, :, :].T, "j", "k"), ("coronal", background[:, cj, :].T, "i", "k"),
@@ -99,7 +99,4 @@ def plot_landmarks(background: np.ndarray, table: pd.DataFrame, path, title: str
         ax.set_title(name)
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)

@@ -110,7 +110,7 @@ def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    from mrisynth.io.atomic import atomic_path
+    from mrisynth.io.atomic import save_figure
 
     panels = [(t, c) for t in TASKS for c in sorted(pred["classifier"].unique())
               if ((pred["task"] == t) & (pred["classifier"] == c)).any()]
@@ -127,10 +127,7 @@ def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
         ax.plot([0, 1], [0, 1], color="grey", linewidth=0.5)
         ax.set(title=f"{task.replace('_vs_', ' vs ')}, {clf}", xlabel="1 - specificity", ylabel="sensitivity")
         ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def summarize(paths: list[str | Path], out_dir: str | Path, n_boot: int, seed: int) -> pd.DataFrame:

@@ -65,7 +65,6 @@ def psnr(pred, target, mask=None, *, data_range: float) -> float:
 def ssim_map(pred, target, *, data_range: float, kernel_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """SSIM map (MONAI, valid windows only): shape = image shape minus ``kernel_size - 1`` per axis."""
     pred_t, target_t, _ = _prepare(pred, target, None)
-    dims = pred_t.ndim
     if min(pred_t.shape) < kernel_size:
         raise ValueError(f"image shape {tuple(pred_t.shape)} is smaller than the SSIM window {kernel_size}")
     c1, c2 = (0.01 * _check_range(data_range)) ** 2, (0.03 * data_range) ** 2

@@ -161,8 +161,9 @@ def figure(model: str, shown: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mrisynth.io.atomic import atomic_path
+    from mrisynth.io.atomic import save_figure
     from mrisynth.preprocess.outputs import strip_prefix
+    from mrisynth.synthesis.figures import draw_panels
 
     fig, axes = plt.subplots(len(shown), 5, figsize=(12.5, 2.6 * len(shown)), squeeze=False)
     for row, s in zip(axes, shown):
@@ -172,19 +173,11 @@ def figure(model: str, shown: list[dict], path: Path) -> None:
         err = np.where(m, np.abs(s["mean"][:, :, z] - s["ref"][:, :, z]), 0.0)
         sd = np.where(m, s["sd"][:, :, z], 0.0)
         hi = max(float(np.percentile(err[m], 99)) if m.any() else 0.0, float(sd.max()), 1e-6)
-        panels = [(s["t1"][:, :, z], "gray", None, f"MRI\nsub-{strip_prefix(s['id'], 'sub')} (fold {s['fold']})"),
-                  (s["ref"][:, :, z], "hot", vmax, "reference PET"), (s["mean"][:, :, z], "hot", vmax, f"{model}: mean of draws"),
-                  (sd, "viridis", hi, "sd of draws"), (err, "viridis", hi, "|mean - reference|")]
-        for ax, (img, cmap, top, title) in zip(row, panels):
-            im = ax.imshow(np.rot90(img), cmap=cmap, vmin=0 if top is not None else None, vmax=top)
-            ax.set_title(title, fontsize=8)
-            ax.axis("off")
-            if cmap != "gray":
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+        draw_panels(row, [(s["t1"][:, :, z], "gray", None, None, f"MRI\nsub-{strip_prefix(s['id'], 'sub')} (fold {s['fold']})"),
+                          (s["ref"][:, :, z], "hot", 0, vmax, "reference PET"),
+                          (s["mean"][:, :, z], "hot", 0, vmax, f"{model}: mean of draws"),
+                          (sd, "viridis", 0, hi, "sd of draws"), (err, "viridis", 0, hi, "|mean - reference|")])
+    save_figure(fig, path)
 
 
 def calibrate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path], models: list[str], out_dir: Path,

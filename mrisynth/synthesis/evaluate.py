@@ -190,7 +190,8 @@ def figure(model: str, subjects: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mrisynth.io.atomic import atomic_path
+    from mrisynth.io.atomic import save_figure
+    from mrisynth.synthesis.figures import draw_panels
 
     fig, axes = plt.subplots(len(subjects), 4, figsize=(10, 2.6 * len(subjects)), squeeze=False)
     for row, s in zip(axes, subjects):
@@ -199,18 +200,10 @@ def figure(model: str, subjects: list[dict], path: Path) -> None:
         vmax = float(np.percentile(s["ref"][s["mask"]], 99.5))
         diff = np.where(s["mask"][:, :, z], pred - ref, 0.0)
         lim = max(float(np.abs(diff).max()), 1e-6)
-        panels = [(s["t1"][:, :, z], "gray", 0, None, "MRI"), (ref, "hot", 0, vmax, "reference PET"),
-                  (pred, "hot", 0, vmax, f"{model} PET"), (diff, "coolwarm", -lim, lim, "synthetic - reference")]
-        for ax, (img, cmap, lo, hi, title) in zip(row, panels):
-            im = ax.imshow(np.rot90(img), cmap=cmap, vmin=lo, vmax=hi)
-            ax.set_title(f"{title}\nsub-{s['id']} (fold {s['fold']})" if title == "MRI" else title, fontsize=8)
-            ax.axis("off")
-            if cmap != "gray":
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+        draw_panels(row, [(s["t1"][:, :, z], "gray", 0, None, f"MRI\nsub-{s['id']} (fold {s['fold']})"),
+                          (ref, "hot", 0, vmax, "reference PET"), (pred, "hot", 0, vmax, f"{model} PET"),
+                          (diff, "coolwarm", -lim, lim, "synthetic - reference")])
+    save_figure(fig, path)
 
 
 def evaluate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path], models: list[str], out_dir: Path,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mrisynth.io.atomic import atomic_path
+from mrisynth.io.atomic import atomic_path, save_figure
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import InferenceConfig, predict
 from mrisynth.synthesis.intensity import IntensityMapping
@@ -114,10 +114,7 @@ def plot_curve(rows: list[dict], path: Path, title: str) -> None:
     b.plot(steps, [r["ssim"] for r in rows], "o-")
     b.set(xlabel="step", ylabel="SSIM")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def save_slices(v: dict, pet: np.ndarray, path: Path, title: str) -> None:
@@ -136,10 +133,7 @@ def save_slices(v: dict, pet: np.ndarray, path: Path, title: str) -> None:
         ax.set_title(label, fontsize=9)
         ax.axis("off")
     fig.suptitle(f"sub-{v['id']}: {title}", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def per_model(sc: dict, key: str, model_name: str) -> int:

@@ -25,7 +25,6 @@ import argparse
 import csv
 import json
 import logging
-import math
 import time
 from pathlib import Path
 

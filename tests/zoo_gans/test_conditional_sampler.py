@@ -2,8 +2,6 @@
 x, a probability-integral-transform KS test and an MMD two-sample test on held-out X (neither rejects at
 5%), and a negative control (samples paired with the wrong x) that the same test must reject."""
 
-import math
-
 import numpy as np
 import pytest
 import torch

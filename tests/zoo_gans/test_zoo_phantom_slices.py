@@ -5,7 +5,6 @@ import csv
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
 from mrisynth.cli import main
 from mrisynth.zoo.slices import TEST_EVERY, axial_slices, build_slices, load_slices
