@@ -92,19 +92,16 @@ def _load_samples(path: Path) -> np.ndarray:
 def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, models: list[str]):
     """(subject rows, region rows, figure subjects) of one fold."""
     from mrisynth.synthesis.paths import imputed_samples_path
-    from mrisynth.synthesis.subjects import fold_subjects, require_files
+    from mrisynth.synthesis.subjects import fold_subjects, reference_pet, require_files
 
     level = float(cfg["synthesis"]["calibration"]["level"])
     res_mm = cfg["preprocess"]["resolution_mm"]
     fs = fold_subjects(results, manifest, split_path, res_mm)
     subjects, regions, figure = [], [], []
     for s in fs.test:
-        if s.has_pet:
-            ref_path, kind = s.paths.pet, "real"
-        elif Path(s.paths.truth_pet).exists():
-            ref_path, kind = s.paths.truth_pet, "truth"
-        else:
+        if (found := reference_pet(s)) is None:
             continue
+        ref_path, kind = found
         require_files([s], "t1", "mask")
         reference, affine = _load(ref_path)
         mask = _load(s.paths.mask)[0] > 0

@@ -74,7 +74,7 @@ def evaluate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, mo
     from mrisynth.synthesis.features import prepare_volumes, train_encoder
     from mrisynth.synthesis.intensity import IntensityMapping
     from mrisynth.synthesis.paths import imputed_pet_path
-    from mrisynth.synthesis.subjects import fold_subjects, require_files
+    from mrisynth.synthesis.subjects import fold_subjects, reference_pet, require_files
 
     ec = cfg["synthesis"]["evaluation"]
     res_mm = cfg["preprocess"]["resolution_mm"]
@@ -88,12 +88,9 @@ def evaluate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, mo
 
     rows, refs, preds, figure = [], [], {m: [] for m in (*models, *BASELINES)}, []
     for s in fs.test:
-        if s.has_pet:
-            ref_path, reference = s.paths.pet, "real"
-        elif Path(s.paths.truth_pet).exists():
-            ref_path, reference = s.paths.truth_pet, "truth"
-        else:
-            continue  # no PET and no hidden truth (real cohorts): nothing to compare with
+        if (found := reference_pet(s)) is None:
+            continue
+        ref_path, reference = found
         require_files([s], "t1", "mask")
         ref, affine = _load(ref_path)
         t1, _ = _load(s.paths.t1)

@@ -84,3 +84,13 @@ def require_files(subjects: list[Subject], *kinds: str) -> None:
         s, k = missing[0]
         raise InputError(f"sub-{s.participant_id}: preprocessed {k} {getattr(s.paths, k)} does not exist "
                          f"({len(missing)} file(s) missing; did preprocessing run?)")
+
+
+def reference_pet(s: Subject) -> tuple[str | Path, str] | None:
+    """(path, "real" | "truth") of the PET a test subject's synthetic PET is scored against: its real PET,
+    else the phantom's hidden true PET; None for a real cohort's PET-less subject (nothing to compare)."""
+    if s.has_pet:
+        return s.paths.pet, "real"
+    if Path(s.paths.truth_pet).exists():
+        return s.paths.truth_pet, "truth"
+    return None
