@@ -38,11 +38,11 @@ class DSNetConfig:
 
 
 def _balanced_loss(logits, labels):
-    import torch
     import torch.nn.functional as F
 
-    loss = F.cross_entropy(logits, labels, reduction="none")
-    return torch.stack([loss[labels == v].mean() for v in (0, 1) if (labels == v).any()]).mean()
+    from mrisynth.classify.train import class_balanced_mean
+
+    return class_balanced_mean(F.cross_entropy(logits, labels, reduction="none"), labels)
 
 
 def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,

@@ -50,10 +50,14 @@ def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: t
     return torch.cat([extract_patches(volumes, c, s, nc.patch_out) for s in nc.patch_sizes], dim=2)
 
 
+def class_balanced_mean(loss: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean over the classes present of the mean per-sample loss within each class (prevalence-free)."""
+    return torch.stack([loss[labels == v].mean() for v in labels.unique()]).mean()
+
+
 def _balanced_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean over classes of the mean BCE within each class (prevalence-free validation criterion)."""
-    loss = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-    return torch.stack([loss[labels == v].mean() for v in (0.0, 1.0) if (labels == v).any()]).mean()
+    """Class-balanced BCE: the validation criterion of the landmark network."""
+    return class_balanced_mean(F.binary_cross_entropy_with_logits(logits, labels, reduction="none"), labels)
 
 
 @torch.no_grad()
