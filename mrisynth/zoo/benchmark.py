@@ -3,9 +3,13 @@ phantom T1s, ``zoo.slices``). Train each model with a fixed step budget, then sc
 KID / precision / recall / Inception Score in the feature space of a classifier trained here per dataset
 (``zoo.features``: digit class, or slice level), and sample grids.
 
-Unconditional models are scored on ``n_samples`` samples against the real test digits; the translation
-models (Pix2Pix, CycleGAN) on their translations of the low-resolution test digits (plus PSNR / MAE
-against the true digits, which Pix2Pix is trained to reproduce and CycleGAN never sees paired).
+Unconditional models are scored on ``n_samples`` samples against the real test images. The translation
+models (Pix2Pix paired, CycleGAN unpaired) map domain A to domain B and are scored on their translations of
+the test A images against the real test B images, plus paired PSNR / MAE / SSIM against each image's own B
+(which Pix2Pix is trained to reproduce and CycleGAN never sees paired). On digits A is the low-resolution
+digit and B the digit (same feature space as the unconditional models); on the phantom, A and B are the
+images and targets of a paired slices file (``zoo.slices``, e.g. T1 -> PET slices of the same plane), and B
+has its own feature space: the ``phantom-target`` classifier, trained on the training targets.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ TRANSLATION = ("pix2pix", "cyclegan")
 RUN_INFO = "run.json"
 GRID = "samples.png"
 DATASETS = ("digits", "phantom")  # phantom = a slices file written by zoo.slices (``slices`` argument)
+# feature spaces (one classifier each): the datasets, and the phantom translations' targets
+DOMAINS = ("digits", "phantom", "phantom-target")
 
 # Per-model settings for 16x16 digits (1 channel); everything else is the model's own default.
 DEFAULTS: dict[str, dict] = {
@@ -60,8 +66,9 @@ def model_config(name: str, image_size: int, steps: int, seed: int, overrides: d
     return cfg | (overrides or {})
 
 
-def images(data: str, image_size: int, split: str = "train", slices: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images in [-1, 1], labels) of one split of ``digits`` or of the ``phantom`` slices file."""
+def images(data: str, image_size: int, split: str = "train", slices: str | Path | None = None, part: str = "images") -> tuple[torch.Tensor, torch.Tensor]:
+    """(images in [-1, 1], labels) of one split of ``digits`` or of the ``phantom`` slices file
+    (``part="targets"``: the target images of a paired slices file)."""
     if data == "digits":
         return digits(image_size, split)
     if data == "phantom":
@@ -69,8 +76,31 @@ def images(data: str, image_size: int, split: str = "train", slices: str | Path 
 
         if slices is None:
             raise ValueError("the phantom dataset needs its slices file (mrisynth zoo slices)")
-        return load_slices(slices, split, image_size)
+        return load_slices(slices, split, image_size, part)
     raise ValueError(f"data must be one of {DATASETS}, got {data!r}")
+
+
+def pairs(data: str, image_size: int, split: str = "train", slices: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(A, B, labels) of the translation task: digits: (low-res digit, digit); phantom: (images, targets)."""
+    if data == "phantom":
+        from mrisynth.zoo.slices import load_pairs
+
+        if slices is None:
+            raise ValueError("the phantom translations need a paired slices file (mrisynth zoo slices --targets)")
+        return load_pairs(slices, split, image_size)
+    b, y = images(data, image_size, split, slices)
+    return low_resolution(b), b, y
+
+
+def domain(data: str, name: str) -> str:
+    """The feature space (classifier) a run is scored in: its dataset, or phantom-target for translations."""
+    return f"{data}-target" if data == "phantom" and name in TRANSLATION else data
+
+
+def domain_images(key: str, image_size: int, split: str, slices: str | Path | None) -> torch.Tensor:
+    """The real images of a feature space (what its runs' outputs are compared with)."""
+    data, _, target = key.partition("-")
+    return images(data, image_size, split, slices, "targets" if target else "images")[0]
 
 
 def n_classes_of(data: str, slices: str | Path | None = None) -> int:
@@ -78,8 +108,10 @@ def n_classes_of(data: str, slices: str | Path | None = None) -> int:
 
 
 def dataset_for(name: str, image_size: int, split: str = "train", data: str = "digits", slices: str | Path | None = None):
-    kind = {"pix2pix": "paired", "cyclegan": "unpaired"}.get(name, "images")
-    return image_dataset(kind, *images(data, image_size, split, slices))
+    if name in TRANSLATION:
+        a, b, y = pairs(data, image_size, split, slices)
+        return image_dataset("paired" if name == "pix2pix" else "unpaired", b, y, a=a)
+    return image_dataset("images", *images(data, image_size, split, slices))
 
 
 def train_model(
@@ -149,11 +181,10 @@ def train_model(
 
 
 def generate(model, name: str, image_size: int, n: int, seed: int = 0, data: str = "digits", slices=None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(samples, matching truth or None): n samples, or translations of the low-res test images."""
+    """(samples, matching truth or None): n samples, or translations of the test A images (and their B)."""
     model.eval()
     if name in TRANSLATION:
-        truth, _ = images(data, image_size, "test", slices)
-        a = low_resolution(truth)
+        a, truth, _ = pairs(data, image_size, "test", slices)
         with torch.no_grad():
             out = torch.cat([model.sample(len(x), a=x) for x in a.split(256)])
         return out.float().cpu().clamp(-1, 1), truth
@@ -167,8 +198,8 @@ def save_final_grid(model, name: str, image_size: int, path: Path, data: str = "
     from mrisynth.zoo.viz import save_grid
 
     if name in TRANSLATION:
-        truth, _ = images(data, image_size, "test", slices)
-        a = low_resolution(truth[:32])
+        a, truth, _ = pairs(data, image_size, "test", slices)
+        a, truth = a[:32], truth[:32]
         model.eval()
         with torch.no_grad():
             fake = model.sample(32, a=a).float().cpu()
@@ -204,44 +235,47 @@ def score(classifier, fake: torch.Tensor, real: torch.Tensor, truth: torch.Tenso
         "inception_score": inception_score(p_fake)[0],
     }
     if truth is not None:
-        from mrisynth.metrics.image import mae, psnr
+        from mrisynth.metrics.image import mae, psnr, ssim
 
-        # over all test pixels at once: the (N, H, W) stack is one array to these 2D/3D metrics
+        # PSNR / MAE over all test pixels at once (the (N, H, W) stack is one array to them); SSIM per 2D
+        # image (a 3D window would mix neighbouring images), then averaged
         row["psnr"] = psnr(fake[:, 0], truth[:, 0], data_range=2.0)
         row["mae"] = mae(fake[:, 0], truth[:, 0])
+        row["ssim"] = sum(ssim(f, t, data_range=2.0) for f, t in zip(fake[:, 0], truth[:, 0])) / len(fake)
     return row
 
 
 def evaluate_runs(run_dirs: list[str | Path], classifiers: dict, n_samples: int = 1000) -> list[dict]:
-    """One row per run, scored against the real test images of its dataset with that dataset's classifier
-    (``classifiers``: data name -> classifier); per dataset first two reference rows: the real training
-    images and the low-resolution inputs."""
+    """One row per run, scored against the real test images of its feature space (``domain``) with that
+    space's classifier (``classifiers``: domain -> classifier). Reference rows first, per space: the real
+    training images, and where translations are scored, their test inputs A (scored as if translations)."""
     runs = [load_run(r) for r in run_dirs]
-    missing = sorted({info.get("data", "digits") for _, info in runs} - set(classifiers))
+    missing = sorted({domain(info.get("data", "digits"), info["model"]) for _, info in runs} - set(classifiers))
     if missing:
         raise ValueError(f"no classifier for the {missing} runs")
     rows, reals = [], {}
     for model, info in runs:
-        data, size, slices = info.get("data", "digits"), info["image_size"], info.get("slices")
-        key = (data, size, slices)
-        if key not in reals:
-            real, _ = images(data, size, "test", slices)
-            train, _ = images(data, size, "train", slices)
-            reals[key] = real
-            clf = classifiers[data]
-            rows += [
-                {"data": data, "model": "real (train split)", **score(clf, train, real)},
-                {"data": data, "model": "low-res input (A)", **score(clf, low_resolution(real), real, truth=real)},
-            ]
-        fake, truth = generate(model, info["model"], size, n_samples, 0, data, slices)
-        row = {"data": data, "model": info["model"], "steps": info["steps"], "wall_s": info["wall_s"], "s_per_step": info["s_per_step"], "cpu_s": info.get("cpu_s")}
-        rows.append(row | score(classifiers[data], fake, reals[key], truth))
-        log.info("%s: %s", info["model"], rows[-1])
+        data, name, size, slices = info.get("data", "digits"), info["model"], info["image_size"], info.get("slices")
+        key = domain(data, name)
+        clf = classifiers[key]
+        if (key, size, slices) not in reals:
+            real = reals[key, size, slices] = domain_images(key, size, "test", slices)
+            rows.append({"data": key, "model": "real (train split)", **score(clf, domain_images(key, size, "train", slices), real)})
+        real = reals[key, size, slices]
+        if name in TRANSLATION and (key, size, slices, "A") not in reals:
+            reals[key, size, slices, "A"] = True
+            a, truth, _ = pairs(data, size, "test", slices)
+            rows.append({"data": key, "model": "input (A)", **score(clf, a, real, truth=truth)})
+        fake, truth = generate(model, name, size, n_samples, 0, data, slices)
+        row = {"data": key, "model": name, "steps": info["steps"], "wall_s": info["wall_s"], "s_per_step": info["s_per_step"], "cpu_s": info.get("cpu_s")}
+        rows.append(row | score(clf, fake, real, truth))
+        log.info("%s: %s", name, rows[-1])
     order = {d: i for i, d in enumerate(dict.fromkeys(r["data"] for r in rows))}
-    return sorted(rows, key=lambda r: order[r["data"]])  # stable: reference rows first within each dataset
+    reference = {"real (train split)": 0, "input (A)": 1}
+    return sorted(rows, key=lambda r: (order[r["data"]], reference.get(r["model"], 2)))  # stable otherwise
 
 
-COLUMNS = ["data", "model", "steps", "wall_s", "s_per_step", "cpu_s", "fid", "kid", "kid_std", "precision", "recall", "inception_score", "psnr", "mae"]
+COLUMNS = ["data", "model", "steps", "wall_s", "s_per_step", "cpu_s", "fid", "kid", "kid_std", "precision", "recall", "inception_score", "psnr", "mae", "ssim"]
 
 
 def write_table(rows: list[dict], csv_path: str | Path, markdown_path: str | Path | None = None) -> None:

@@ -23,7 +23,14 @@ def add_parser(subparsers) -> None:
 
     p = sub.add_parser("slices", help="axial slices of 3D NIfTI volumes (e.g. the phantom T1s) as a 2D dataset file")
     p.add_argument("--volumes", nargs="+", required=True, help="NIfTI volumes; split train/test by volume")
-    p.add_argument("--out", required=True, help="output .npz (images, labels = slice level, volume index, paths)")
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        help="paired file: one target volume per --volumes entry, in the same order and on the same voxel grid "
+        "(e.g. each T1's co-registered PET); its slices are cut at the same levels and square (the A -> B pairs "
+        "of Pix2Pix / CycleGAN on the phantom)",
+    )
+    p.add_argument("--out", required=True, help="output .npz (images, labels = slice level, volume index, paths; targets with --targets)")
     p.add_argument("--config", help="YAML config (zoo.phantom_image_size, zoo.phantom_slices_per_volume)")
     p.set_defaults(func=run_slices)
 
@@ -31,6 +38,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="where to write the classifier weights (.pt)")
     p.add_argument("--config", help="YAML config (section zoo: image_size, classifier_epochs, and seed)")
     _data_arguments(p)
+    p.add_argument(
+        "--targets",
+        action="store_true",
+        help="train on the target images of a paired --slices file (the feature space of the phantom "
+        "translations: `evaluate --classifier phantom-target=PATH`)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_classifier)
 
@@ -53,7 +66,8 @@ def add_parser(subparsers) -> None:
         nargs="+",
         required=True,
         metavar="[DATA=]PATH",
-        help="classifier weights from `mrisynth zoo classifier`, one per dataset of the runs (a bare PATH is digits)",
+        help="classifier weights from `mrisynth zoo classifier`, one per feature space of the runs: digits, phantom "
+        "(unconditional phantom runs), phantom-target (phantom translations; `classifier --targets`); a bare PATH is digits",
     )
     p.add_argument("--table", required=True, help="output CSV, one row per run plus two reference rows")
     p.add_argument("--markdown", help="also write the table as Markdown here")
@@ -72,7 +86,11 @@ def add_parser(subparsers) -> None:
 
 def _data_arguments(p) -> None:
     p.add_argument("--data", choices=["digits", "phantom"], default="digits", help="dataset: digits (default) or phantom slices")
-    p.add_argument("--slices", help="slices file from `mrisynth zoo slices` (needed with --data phantom)")
+    p.add_argument(
+        "--slices",
+        help="slices file from `mrisynth zoo slices` (needed with --data phantom; for pix2pix / cyclegan a paired "
+        "file written with --targets: they translate its images into its targets)",
+    )
 
 
 def _data_setting(args, zoo: dict) -> tuple[int, int]:
@@ -115,29 +133,38 @@ def run_slices(args: argparse.Namespace) -> int:
     from mrisynth.zoo.slices import build_slices, save_slices
 
     _, zoo = _zoo_config(args.config)
-    missing = [v for v in args.volumes if not Path(v).exists()]
+    missing = [v for v in [*args.volumes, *(args.targets or [])] if not Path(v).exists()]
     if missing:
         raise InputError(f"volumes not found: {missing}")
     try:
-        slices = build_slices(args.volumes, zoo["phantom_slices_per_volume"], zoo["phantom_image_size"])
+        slices = build_slices(args.volumes, zoo["phantom_slices_per_volume"], zoo["phantom_image_size"], args.targets)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     save_slices(slices, args.out)
-    print(f"{len(slices['images'])} slices of {len(slices['paths'])} volumes -> {args.out}")
+    paired = " (with targets)" if args.targets else ""
+    print(f"{len(slices['images'])} slices{paired} of {len(slices['paths'])} volumes -> {args.out}")
     return 0
 
 
 def run_classifier(args: argparse.Namespace) -> int:
+    from mrisynth.errors import InputError
     from mrisynth.zoo.benchmark import images
     from mrisynth.zoo.features import accuracy, save_classifier, train_classifier
 
     _threads(args.threads)
     config, zoo = _zoo_config(args.config)
     size, _ = _data_setting(args, zoo)
-    x, y = images(args.data, size, "train", args.slices)
+    if args.targets and args.data != "phantom":
+        raise InputError("--targets needs --data phantom and a paired --slices file")
+    part = "targets" if args.targets else "images"
+    try:
+        x, y = images(args.data, size, "train", args.slices, part)
+        xt, yt = images(args.data, size, "test", args.slices, part)
+    except ValueError as exc:  # e.g. --targets on a slices file without targets
+        raise InputError(str(exc)) from None
     model = train_classifier(x, y, epochs=zoo["classifier_epochs"], seed=config["seed"])
-    xt, yt = images(args.data, size, "test", args.slices)
-    print(f"{args.data} classifier test accuracy: {accuracy(model, xt, yt):.4f}")
+    name = f"{args.data}-target" if args.targets else args.data
+    print(f"{name} classifier test accuracy: {accuracy(model, xt, yt):.4f}")
     save_classifier(model, args.out)
     return 0
 
@@ -162,7 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from mrisynth.errors import InputError
     from mrisynth.zoo import registry
-    from mrisynth.zoo.benchmark import model_config, train_model
+    from mrisynth.zoo.benchmark import TRANSLATION, model_config, pairs, train_model
 
     _threads(args.threads)
     config, zoo = _zoo_config(args.config)
@@ -174,6 +201,11 @@ def run_train(args: argparse.Namespace) -> int:
     overrides = {**zoo["overrides"].get(args.model, {}), **_parse_sets(args.set)}
     size, steps = _data_setting(args, zoo)
     steps = args.steps or steps
+    if args.data == "phantom" and args.model in TRANSLATION:
+        try:
+            pairs(args.data, size, "train", args.slices)
+        except ValueError as exc:
+            raise InputError(f"{args.model} on the phantom: {exc}") from None
     try:  # unknown or mistyped options fail here, before anything is written
         registry.build(args.model, **model_config(args.model, size, steps, config["seed"], overrides))
     except (TypeError, ValueError) as exc:

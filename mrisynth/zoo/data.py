@@ -48,15 +48,19 @@ def digits_dataset(kind: str, size: int = 16, split: str = "train") -> TensorDat
     return image_dataset(kind, *digits(size, split))
 
 
-def image_dataset(kind: str, x: torch.Tensor, y: torch.Tensor) -> TensorDataset:
-    """``digits_dataset`` for any labelled images ``x`` (N, C, H, W) in [-1, 1] (e.g. zoo.slices)."""
+def image_dataset(kind: str, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None = None) -> TensorDataset:
+    """``digits_dataset`` for any labelled images ``x`` (N, C, H, W) in [-1, 1] (e.g. zoo.slices); ``a``:
+    the domain-A image of each ``x`` (default: its low-resolution version)."""
     if kind == "images":
         return TensorDataset(x, y)
+    a = low_resolution(x) if a is None else a
+    if len(a) != len(x):
+        raise ValueError(f"{len(a)} domain-A images for {len(x)} images")
     if kind == "paired":
-        return TensorDataset(low_resolution(x), x, y)
+        return TensorDataset(a, x, y)
     if kind == "unpaired":
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
         half = len(x) // 2
-        a, b = perm[:half], perm[half : 2 * half]
-        return TensorDataset(low_resolution(x[a]), x[b], y[b])
+        i, j = perm[:half], perm[half : 2 * half]
+        return TensorDataset(a[i], x[j], y[j])
     raise ValueError(f"kind must be images, paired or unpaired, got {kind!r}")

@@ -1,5 +1,7 @@
 # The 2D generative model zoo benchmark on scikit-learn's digits and on axial slices of the manifest's T1
-# volumes (the phantom): `snakemake zoo` (not part of `all`).
+# volumes (the phantom): `snakemake zoo` (not part of `all`). On the phantom the translation models
+# (Pix2Pix, CycleGAN) map preprocessed T1 slices to the same planes of the subject's real PET (subjects with
+# PET only; both on the template grid), scored in the feature space of a PET-slice classifier.
 ZOO = f"{RESULTS}/zoo"
 ZOO_MODELS = list(config["zoo"]["models"])
 ZOO_DATASETS = list(config["zoo"]["datasets"])
@@ -9,7 +11,19 @@ ZOO_RUNS = {"digits": f"{ZOO}/runs", "phantom": f"{ZOO_PHANTOM}/runs"}
 ZOO_CLASSIFIERS = {
     "digits": f"{ZOO}/classifier.pt",
     "phantom": f"{ZOO_PHANTOM}/classifier.pt",
+    "phantom-target": f"{ZOO_PHANTOM}/target_classifier.pt",
 }
+ZOO_TRANSLATION = ("pix2pix", "cyclegan")
+# feature spaces (classifiers) the table needs: phantom translations are scored in the PET-slice space
+ZOO_DOMAINS = list(ZOO_DATASETS)
+if "phantom" in ZOO_DATASETS and set(ZOO_MODELS) & set(ZOO_TRANSLATION):
+    ZOO_DOMAINS.append("phantom-target")
+# preprocessed (T1, real PET) pairs on the template grid: the phantom translation data
+ZOO_PAIRS = [
+    (str(PP_PATHS[i].t1), str(PP_PATHS[i].pet))
+    for i, k in enumerate(PP_ROWS)
+    if k in PP_WITH_PET
+]
 ZOO_LIKELIHOOD = f"{ZOO}/likelihood"
 ZOO_LIKELIHOOD_RUNS = list(config["zoo"]["likelihood_runs"])
 
@@ -112,6 +126,50 @@ rule zoo_slices:
         "mrisynth zoo slices --volumes {input.volumes} --out {output} {CONFIG_ARGS} > {log} 2>&1"
 
 
+rule zoo_pairs:
+    """Axial slices of each preprocessed T1 with the same planes of its subject's real PET (template grid):
+    the paired phantom data of Pix2Pix and CycleGAN (images = T1, targets = PET).
+    """
+    input:
+        CONFIGFILES,
+        t1=[t1 for t1, _ in ZOO_PAIRS],
+        pet=[pet for _, pet in ZOO_PAIRS],
+    output:
+        f"{ZOO_PHANTOM}/pairs.npz",
+    log:
+        f"{RESULTS}/logs/zoo/pairs.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    shell:
+        "mrisynth zoo slices --volumes {input.t1} --targets {input.pet} --out {output} {CONFIG_ARGS} > {log} 2>&1"
+
+
+rule zoo_phantom_target_classifier:
+    """Slice-level classifier of the PET slices: the feature space of the phantom translations."""
+    input:
+        CONFIGFILES,
+        slices=f"{ZOO_PHANTOM}/pairs.npz",
+    output:
+        f"{ZOO_PHANTOM}/target_classifier.pt",
+    log:
+        f"{RESULTS}/logs/zoo/phantom_target_classifier.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "mrisynth zoo classifier --data phantom --targets --slices {input.slices} --out {output} "
+        "--threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+
+
+def zoo_phantom_slices(wildcards):
+    """Translations train on the (T1, PET) pairs, the other models on the T1 slices of every subject."""
+    name = "pairs" if wildcards.zoo_model in ZOO_TRANSLATION else "slices"
+    return f"{ZOO_PHANTOM}/{name}.npz"
+
+
 rule zoo_phantom_classifier:
     """Slice-level classifier whose penultimate features define the metrics on the phantom slices."""
     input:
@@ -131,10 +189,12 @@ rule zoo_phantom_classifier:
 
 
 rule zoo_phantom_train:
-    """Train one model on the phantom slices (resumes from the run folder's checkpoint.pt)."""
+    """Train one model on the phantom slices (resumes from the run folder's checkpoint.pt); Pix2Pix and
+    CycleGAN on the T1 -> PET pairs.
+    """
     input:
         CONFIGFILES,
-        slices=f"{ZOO_PHANTOM}/slices.npz",
+        slices=zoo_phantom_slices,
     output:
         info=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/run.json",
         grid=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/samples.png",
@@ -152,7 +212,7 @@ rule zoo_phantom_train:
 rule zoo_evaluate:
     """Score every run in its dataset's classifier feature space; CSV and Markdown table."""
     input:
-        classifiers=[ZOO_CLASSIFIERS[d] for d in ZOO_DATASETS],
+        classifiers=[ZOO_CLASSIFIERS[d] for d in ZOO_DOMAINS],
         runs=[f"{ZOO_RUNS[d]}/{m}/run.json" for d in ZOO_DATASETS for m in ZOO_MODELS],
     output:
         table=f"{ZOO}/benchmark.csv",
@@ -165,7 +225,7 @@ rule zoo_evaluate:
         runtime=20,
     params:
         runs=lambda wildcards, input: " ".join(str(Path(p).parent) for p in input.runs),
-        classifiers=" ".join(f"{d}={ZOO_CLASSIFIERS[d]}" for d in ZOO_DATASETS),
+        classifiers=" ".join(f"{d}={ZOO_CLASSIFIERS[d]}" for d in ZOO_DOMAINS),
     shell:
         "mrisynth zoo evaluate --runs {params.runs} --classifier {params.classifiers} --table {output.table} "
         "--markdown {output.markdown} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
