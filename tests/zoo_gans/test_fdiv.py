@@ -119,12 +119,18 @@ def test_lsgan_with_mao_abc_is_pearson_chi2():
     assert fdiv.divergence("pearson", 2 * q, p + q).item() == pytest.approx(chi2.item(), abs=1e-12)
 
 
-def test_seed_lsgan_abc_is_not_a_divergence():
-    """The seed's a, b, c = 0, 1, 1: at P = Q the generator value is 1/4, not 0."""
-    a, b, c = 0.0, 1.0, 1.0
-    d_star = (b * p + a * p) / (p + p)
-    value = fdiv.lsgan_g_value(atoms(d_star, P_COUNTS), atoms(d_star, P_COUNTS), c)
-    assert value.item() == pytest.approx(0.25)
+@pytest.mark.parametrize("a, b, c", [(0.0, 1.0, 1.0), (-1.0, 1.0, 0.0), (0.0, 1.0, 0.5), (1.0, -2.0, 3.0)])
+def test_lsgan_at_optimal_d_is_affine_in_pearson_chi2(a, b, c):
+    """Any a != b: G's value at D* is (b-c)^2 - (b-c)(b-a) + (b-a)^2 (chi2 / 8 + 1/4). The seed's a, b, c =
+    0, 1, 1 gives chi2 / 8 + 1/4: the seed's "LSGAN minimises Pearson chi2" holds up to scale and offset."""
+    chi2 = fdiv.divergence("pearson", 2 * q, p + q).item()
+    expected = (b - c) ** 2 - (b - c) * (b - a) + (b - a) ** 2 * (chi2 / 8 + 0.25)
+    for pp, qq, target in ((p, q, expected), (p, p, expected - (b - a) ** 2 * chi2 / 8)):  # P = Q: chi2 = 0
+        d_star = (b * pp + a * qq) / (pp + qq)
+        value = fdiv.lsgan_g_value(atoms(d_star, P_COUNTS), atoms(d_star, Q_COUNTS if qq is q else P_COUNTS), c)
+        assert value.item() == pytest.approx(target, abs=1e-6)
+    if (a, b, c) == (0.0, 1.0, 1.0):
+        assert expected == pytest.approx(chi2 / 8 + 0.25) and expected - chi2 / 8 == 0.25
 
 
 def test_generator_objectives():

@@ -34,8 +34,10 @@ non-saturating heuristic; for ``gan`` this is -log D).
 LSGAN (Mao et al. 2017): D minimises ``(E_P (D - b)^2 + E_Q (D - a)^2) / 2``, G minimises
 ``(E_P (D - c)^2 + E_Q (D - c)^2) / 2``. At D* = (b p + a q) / (p + q) and b - c = 1, b - a = 2 (e.g.
 a, b, c = -1, 1, 0), twice G's objective is ``sum (2q - (p + q))^2 / (p + q)``, the Pearson chi2 of Mao et
-al. (``divergence("pearson", 2q, p + q)`` here). The seed's a, b, c = 0, 1, 1 does not satisfy this: its
-value at P = Q is 1/4, not 0 (tested), so "LSGAN minimises Pearson chi2" holds only for the former choice.
+al. (``divergence("pearson", 2q, p + q)`` here). For any a != b, with chi2 = chi2_Pearson(p + q || 2q),
+G's objective at D* is ``(b-c)^2 - (b-c)(b-a) + (b-a)^2 (chi2 / 8 + 1/4)``: an increasing affine function of
+chi2. So the seed's a, b, c = 0, 1, 1 gives chi2 / 8 + 1/4 (1/4, not 0, at P = Q): it minimises the same
+Pearson chi2, up to scale and offset, and equals it exactly only for Mao et al.'s condition (all tested).
 
 All losses are computed in fp32 (upcast) and averaged over every element.
 """
