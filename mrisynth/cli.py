@@ -11,7 +11,9 @@ import argparse
 import importlib
 import logging
 import os
+import resource
 import sys
+import time
 
 from mrisynth import __version__
 from mrisynth.errors import InputError
@@ -57,11 +59,30 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if os.environ.get("SLURM_JOB_ID"):  # ties the rule's log to its cluster job (checked by make test-cluster)
         logging.getLogger("mrisynth").info("SLURM_JOB_ID=%s", os.environ["SLURM_JOB_ID"])
+    start = time.perf_counter()
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"mrisynth {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except FileNotFoundError as exc:  # an input path that does not exist: say which, no traceback
+        print(f"mrisynth {args.command}: error: {exc.filename}: no such file or directory", file=sys.stderr)
+        return 2
+    finally:
+        print(usage_line(args.command, time.perf_counter() - start), file=sys.stderr)
+
+
+USAGE_LINE = "mrisynth {command}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MiB"
+
+
+def usage_line(command: str, wall: float) -> str:
+    """What this command cost, exactly (getrusage of this process and its waited-for children, e.g. torchrun
+    workers), unlike sampled job statistics; the report's time table sums these lines from the rule logs.
+    CPU counts every thread, so CPU / wall > 1 means the command used several cores."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    rss = max(own.ru_maxrss, kids.ru_maxrss) / 1024  # KiB on Linux
+    return USAGE_LINE.format(command=command, wall=wall, cpu=cpu, rss=rss)
 
 
 if __name__ == "__main__":

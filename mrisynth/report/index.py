@@ -3,13 +3,14 @@
 
 Sections: cohort (the cohort page's pieces), preprocessing QC, synthesis evaluation, calibration of the
 multiple imputations (uncertainty maps), the scenario table (with Rubin-pooled rows), ROC curves,
-landmarks, time per stage (from Snakemake ``benchmark:`` files). A section whose stage has not
+landmarks, time and CPU per command (from the usage line ending each rule log). A section whose stage has not
 produced its files says so instead of failing, so the page also works for partial runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -135,33 +136,35 @@ def dsnet_section(results: Path) -> Section | None:
 
 
 def stage_times(results: Path) -> pd.DataFrame:
-    """Wall-clock seconds per stage from Snakemake benchmark files: ``<results>/benchmarks/<stage>/*.tsv``
-    and ``<results>/logs/<stage>/*.benchmark.tsv``."""
-    rows = []
-    found = [(results / "benchmarks", t) for t in sorted((results / "benchmarks").rglob("*.tsv"))]
-    found += [(results / "logs", t) for t in sorted((results / "logs").rglob("*.benchmark.tsv"))]
-    for root, tsv in found:
-        bench = pd.read_csv(tsv, sep="\t")
-        stage = tsv.relative_to(root).parts[0].removesuffix(".benchmark.tsv")
-        rows.append({"stage": stage, "s": float(bench["s"].iloc[0]), "max_rss_mb": pd.to_numeric(bench.get("max_rss", pd.Series([float("nan")])), errors="coerce").iloc[0]})
+    """Cost per command, summed over the rule logs under ``<results>/logs``: every ``mrisynth`` command ends
+    its log with one exact usage line (``cli.usage_line``: wall, CPU incl. children, peak RSS)."""
+    pattern = re.compile(r"^mrisynth (\S+): ([\d.]+) s wall, ([\d.]+) s CPU, peak RSS (\d+) MiB$", re.M)
+    rows = [{"command": m[1], "wall": float(m[2]), "cpu": float(m[3]), "rss": float(m[4])}
+            for log in sorted((results / "logs").rglob("*.log")) for m in pattern.finditer(log.read_text(errors="replace"))]
+    columns = ["command", "jobs", "wall s", "CPU s", "CPU share %", "max job wall s", "max RSS MiB"]
     if not rows:
-        return pd.DataFrame(columns=["stage", "jobs", "total s", "max job s", "max RSS MB"])
+        return pd.DataFrame(columns=columns)
     df = pd.DataFrame(rows)
-    out = df.groupby("stage", sort=False).agg(jobs=("s", "size"), total=("s", "sum"), longest=("s", "max"),
-                                             rss=("max_rss_mb", "max")).reset_index()
-    out = out.sort_values("total", ascending=False)
-    total = pd.DataFrame([{"stage": "all", "jobs": out["jobs"].sum(), "total": out["total"].sum(),
+    out = df.groupby("command", sort=False).agg(jobs=("wall", "size"), wall=("wall", "sum"), cpu=("cpu", "sum"),
+                                                longest=("wall", "max"), rss=("rss", "max")).reset_index()
+    out = out.sort_values("cpu", ascending=False)
+    total = pd.DataFrame([{"command": "all", "jobs": out["jobs"].sum(), "wall": out["wall"].sum(), "cpu": out["cpu"].sum(),
                            "longest": out["longest"].max(), "rss": out["rss"].max()}])
-    out = pd.concat([out, total], ignore_index=True).round(1)
-    return out.rename(columns={"total": "total s", "longest": "max job s", "rss": "max RSS MB"})
+    out = pd.concat([out, total], ignore_index=True)
+    out["share"] = 100 * out["cpu"] / out["cpu"].iloc[-1]
+    out = out.round(1).rename(columns={"wall": "wall s", "cpu": "CPU s", "share": "CPU share %", "longest": "max job wall s",
+                                       "rss": "max RSS MiB"})
+    return out[columns]
 
 
 def time_section(results: Path) -> Section:
     table = stage_times(results)
     if table.empty:
-        return Section("Time per stage", _missing("benchmarks", results / "benchmarks"))
-    return Section("Time per stage", text_html("Sum of job wall-clock times (CPU-parallel jobs overlap, so the "
-                                               "elapsed time is shorter).") + table_html(table, index=False))
+        return Section("Time per stage", _missing("rule logs", results / "logs"))
+    return Section("Time per stage", text_html(
+        "Per command, summed over its jobs (from the last line of each rule log). CPU counts every thread and "
+        "child process; on N cores the pipeline cannot finish faster than total CPU / N, and parallel jobs "
+        "overlap, so the elapsed time is shorter than the summed wall time.") + table_html(table, index=False))
 
 
 def build_report(results: str | Path) -> str:

@@ -1,0 +1,30 @@
+"""The ``mrisynth`` entry point: exact usage accounting on every command, clear errors for missing inputs."""
+
+import re
+import subprocess
+import sys
+
+from mrisynth.cli import main, usage_line
+
+USAGE = re.compile(r"^mrisynth (\S+): ([\d.]+) s wall, ([\d.]+) s CPU, peak RSS (\d+) MiB$")
+
+
+def test_usage_line_counts_cpu_of_waited_children():
+    # a child burning ~0.3 s of CPU must show up in the parent's usage line (torchrun workers are children)
+    code = "import sys; sys.path.insert(0, '.');\nfrom mrisynth.cli import usage_line\nimport subprocess, time\n" \
+           "subprocess.run([sys.executable, '-c', 't=__import__(\"time\").process_time\\nwhile t() < 0.3: pass'])\n" \
+           "print(usage_line('x', 1.0))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    command, wall, cpu, rss = USAGE.match(out).groups()
+    assert command == "x" and float(wall) == 1.0 and float(cpu) >= 0.3 and int(rss) > 10
+
+
+def test_every_command_ends_with_its_usage_line_and_missing_files_exit_2(tmp_path, capsys):
+    missing = tmp_path / "nope.json"
+    rc = main(["split", "--manifest", str(tmp_path / "m.csv"), "--qc-summary", str(missing), "--out-dir", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert "no such file or directory" in err[-2] and "Traceback" not in "\n".join(err)
+    assert USAGE.match(err[-1]).group(1) == "split"
+    assert not (tmp_path / "o").exists()
+    assert USAGE.match(usage_line("report", 2.5)).group(2) == "2.5"
