@@ -436,6 +436,35 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cpu_markdown(results: list[dict]) -> str:
+    """CPU seconds (one thread per run) per seed and dataset, summed over the rows, and the whole table on 2
+    cores. Runs logged before CPU time was recorded count with their row's mean over the timed seeds (*)."""
+    datasets = [d for d in DATASETS if any(r["dataset"] == d for r in results)]
+    timed: dict[tuple, list[float]] = {}
+    for r in results:
+        if "cpu_seconds" in r:
+            timed.setdefault((r["model"], r["dataset"]), []).append(r["cpu_seconds"])
+    cells: dict[tuple, list] = {}
+    for r in results:
+        cpu = r.get("cpu_seconds", np.mean(timed.get((r["model"], r["dataset"]), [np.nan])))
+        cell = cells.setdefault((r["seed"], r["dataset"]), [0.0, 0, False])
+        cell[0] += cpu
+        cell[1] += 1
+        cell[2] |= "cpu_seconds" not in r
+    seeds = sorted({r["seed"] for r in results})
+    lines = ["CPU seconds per seed and dataset (sum over the runs in it; * = some runs' CPU time estimated from their row's other seeds):", ""]
+    lines += ["| seed | " + " | ".join(f"{d} (runs)" for d in datasets) + " | all |", "|---|" + "---|" * (len(datasets) + 1)]
+    for seed in seeds:
+        row = [cells.get((seed, d)) for d in datasets]
+        text = [f"{c[0]:.0f}{'*' if c[2] else ''} ({c[1]})" if c else "-" for c in row]
+        lines.append(f"| {seed} | " + " | ".join(text) + f" | {sum(c[0] for c in row if c):.0f} |")
+    total = sum(c[0] for c in cells.values())
+    per_ds = [sum(c[0] for (_, d), c in cells.items() if d == ds) for ds in datasets]
+    lines.append("| all | " + " | ".join(f"{t:.0f}" for t in per_ds) + f" | {total:.0f} |")
+    lines += ["", f"Whole table: {total / 60:.1f} CPU-minutes over {len(results)} runs = {total / 120:.1f} minutes on 2 free cores (one run per core)."]
+    return "\n".join(lines) + "\n"
+
+
 def plot_samples(results: list[dict], out_png: Path, dataset: str) -> None:
     import matplotlib
 
@@ -531,7 +560,7 @@ def write_outputs(out_dir: Path, results: list[dict], meta: dict) -> list[dict]:
     rows = summarize(results)
     datasets = sorted({r["dataset"] for r in results}, key=list(DATASETS).index)
     write_text(out_dir / "table.json", json.dumps({"meta": meta, "rows": rows}, indent=1))
-    write_text(out_dir / "table.md", markdown(rows, meta))
+    write_text(out_dir / "table.md", markdown(rows, meta) + "\n" + cpu_markdown(results))
     for d in datasets:
         plot_samples(results, out_dir / f"samples_{d}.png", d)
     return rows

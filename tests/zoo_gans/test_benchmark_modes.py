@@ -87,7 +87,9 @@ def test_one_seed_tiny_budget_end_to_end(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert all(f"| {m} |" in table for m in models) and "Low / High / Unstable / Medium" in table
     assert "| digits modes |" in table and "grid25" not in table  # columns for the datasets run
-    assert all(len(line.split("|")) == 2 + 2 + 5 * 2 + 1 for line in table.splitlines() if line.startswith("|"))
+    mode_table, cpu_table = table.split("CPU seconds per seed")
+    assert all(len(line.split("|")) == 2 + 2 + 5 * 2 + 1 for line in mode_table.splitlines() if line.startswith("|"))
+    assert "| 0 | " in cpu_table and "(3) |" in cpu_table  # seed 0: 3 runs per dataset
     for d in datasets:
         assert (tmp_path / f"samples_{d}.png").stat().st_size > 1000
     lines = (tmp_path / "runs.jsonl").read_text().splitlines()
@@ -118,3 +120,17 @@ def test_cli_budget_from_config_section(tmp_path):
     assert (out / "samples_grid25.png").exists() and not (out / "samples_ring8.png").exists()
     cfg.write_text('zoo:\n  modes: {models: ["no such row"]}\n')
     assert main(["zoo", "modes", "--out", str(tmp_path / "bad"), "--config", str(cfg), "--no-progress"]) == 2
+
+
+def test_cpu_table_sums_per_seed_and_dataset_and_estimates_untimed_runs():
+    runs = [
+        {"model": "GAN (NS)", "dataset": "ring8", "seed": 0},  # logged before CPU time was recorded
+        {"model": "GAN (NS)", "dataset": "ring8", "seed": 1, "cpu_seconds": 3.0},
+        {"model": "GAN (NS)", "dataset": "ring8", "seed": 2, "cpu_seconds": 5.0},
+        {"model": "WGAN", "dataset": "ring8", "seed": 0, "cpu_seconds": 10.0},
+        {"model": "WGAN", "dataset": "digits", "seed": 0, "cpu_seconds": 20.0},
+    ]
+    text = B.cpu_markdown(runs)
+    assert "| 0 | 14* (2) | 20 (1) | 34 |" in text  # 10 + the mean of seeds 1-2 (4)
+    assert "| 1 | 3 (1) | - | 3 |" in text and "| all | 22 | 20 | 42 |" in text
+    assert "0.7 CPU-minutes over 5 runs = 0.3 minutes on 2 free cores" in text
