@@ -358,8 +358,10 @@ def verdict(rows: list[dict], model: str) -> str:
     me, base = _score(rows, model), _score(rows, BASELINE)
     if me is None or base is None:
         return "Not measured."
+    # decided on the numbers as printed (2 decimals): a difference that does not show is no difference
+    me, base = ({k: round(float(v), 2) for k, v in d.items()} for d in (me, base))
     if seed_row is None:
-        claims = [("less mode collapse than GAN", me["mode_coverage"] > base["mode_coverage"] + 1e-9)] if model in SEED_REMEDIES else []
+        claims = [("less mode collapse than GAN", me["mode_coverage"] > base["mode_coverage"])] if model in SEED_REMEDIES else []
     elif seed_row == "GAN":
         claims = [
             ("mode collapse is high", me["mode_coverage"] < 0.9),
@@ -372,11 +374,10 @@ def verdict(rows: list[dict], model: str) -> str:
             diff = sign * (LEVEL[words[i]] - LEVEL[gan_words[i]])
             if diff == 0 or (name == "stability" and min(me["seeds"], base["seeds"]) < 2):
                 continue  # no claim, or no spread to compare with a single seed
-            better = me[name] > base[name] + 1e-9
             label = {"stability": "more stable", "mode_coverage": "less mode collapse", "convergence": "converges more often", "quality": "better samples"}[name]
             if diff < 0:
                 label = label.replace("more", "less").replace("less mode", "more mode").replace("better", "worse")
-            claims.append((f"{label} than GAN", better == (diff > 0)))
+            claims.append((f"{label} than GAN", me[name] > base[name] if diff > 0 else me[name] < base[name]))
     held = [c for c, ok in claims if ok]
     failed = [c for c, ok in claims if not ok]
     parts = []

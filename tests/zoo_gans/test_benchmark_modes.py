@@ -72,7 +72,9 @@ def test_verdicts_compare_with_the_gan_baseline():
     assert B.verdict(rows, "LSGAN") == "Not measured."
     # the seed's remedies claim less mode collapse; rows the seed does not discuss get no claim
     rows += [_row("Feature matching", 2, 0.5, 0), _row("Unrolled GAN (k=5)", 6, 0.1, 0), _row("PacGAN (pack=4)", 8, 0.5, 0)]
+    rows += [_row("Minibatch discrimination", 3.01, 0.5, 0)]  # 0.376 vs 0.375: prints as 0.38 vs 0.38, a tie
     assert B.verdict(rows, "Feature matching").startswith("Seed's claim did not hold: less mode collapse than GAN.")
+    assert B.verdict(rows, "Minibatch discrimination").startswith("Seed's claim did not hold: less mode collapse than GAN. Measured vs GAN (NS): modes covered 0.38 vs 0.38")
     assert B.verdict(rows, "Unrolled GAN (k=5)").startswith("Seed's claim held: less mode collapse than GAN.")
     assert B.verdict(rows, "PacGAN (pack=4)").startswith("No claim in the seed. Measured vs GAN (NS)")
 
