@@ -14,6 +14,8 @@ import gzip
 import io
 import logging
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import nibabel as nib
@@ -106,12 +108,33 @@ def check_manifest(path: Path, expected: list[dict[str, str]], config_name: str)
         )
 
 
-def build_cohort(config: dict, manifest: str | Path, n_subjects: int | None = None, config_name: str = "the config") -> list[SubjectSpec]:
+def _write_subject(spec: SubjectSpec, phantom: dict, seed: int, work, raw: Path, truth: Path) -> dict:
+    """Simulate one subject, write its images, return its row of hidden latents (runs in a worker process)."""
+    subject = simulate_subject(spec, phantom, seed, work)
+    write_nifti_gz(subject.t1w, raw / image_path(".", spec, "t1w"))
+    write_nifti_gz(subject.pet, (raw if spec.has_pet else truth) / image_path(".", spec, "pet"))
+    return {
+        "participant_id": spec.participant_id,
+        "session_id": spec.session_id,
+        "diagnosis": spec.diagnosis,
+        "age": f"{spec.age:.1f}",
+        "sex": spec.sex,
+        "site": spec.site,
+        "has_pet": int(spec.has_pet),
+        "true_pet": "" if spec.has_pet else image_path(".", spec, "pet").as_posix(),
+        **subject.latents,
+    }
+
+
+def build_cohort(config: dict, manifest: str | Path, n_subjects: int | None = None, config_name: str = "the config",
+                 workers: int = 1) -> list[SubjectSpec]:
     """Write the phantom cohort of ``config`` for ``manifest`` (see the module doc); return its subjects.
 
     With ``n_subjects``, or when ``manifest`` does not exist, a new manifest is written (its size:
     ``n_subjects`` or the configured groups). Otherwise the existing manifest must be exactly the one the
     config produces for its number of rows (else InputError), and its images are (re)written.
+    ``workers`` processes simulate the subjects; each subject depends only on its spec and the seed, so the
+    bytes written do not depend on ``workers``.
     """
     manifest = Path(manifest)
     phantom, seed = config["phantom"], int(config["seed"])
@@ -130,26 +153,14 @@ def build_cohort(config: dict, manifest: str | Path, n_subjects: int | None = No
 
     work = template_space(phantom["work_spacing_mm"])
     started = time.perf_counter()
-    latents = []
     with atomic_dir(root / phantom["truth_dir"]) as truth:
-        for spec in tqdm(specs, desc="phantom subjects", unit="subject"):
-            subject = simulate_subject(spec, phantom, seed, work)
-            write_nifti_gz(subject.t1w, root / phantom["raw_dir"] / image_path(".", spec, "t1w"))
-            pet_target = root / phantom["raw_dir"] if spec.has_pet else truth
-            write_nifti_gz(subject.pet, pet_target / image_path(".", spec, "pet"))
-            latents.append(
-                {
-                    "participant_id": spec.participant_id,
-                    "session_id": spec.session_id,
-                    "diagnosis": spec.diagnosis,
-                    "age": f"{spec.age:.1f}",
-                    "sex": spec.sex,
-                    "site": spec.site,
-                    "has_pet": int(spec.has_pet),
-                    "true_pet": "" if spec.has_pet else image_path(".", spec, "pet").as_posix(),
-                    **subject.latents,
-                }
-            )
+        write = partial(_write_subject, phantom=phantom, seed=seed, work=work, raw=root / phantom["raw_dir"], truth=truth)
+        progress = partial(tqdm, total=len(specs), desc="phantom subjects", unit="subject")
+        if workers > 1:
+            with ProcessPoolExecutor(min(workers, len(specs))) as pool:
+                latents = list(progress(pool.map(write, specs)))
+        else:
+            latents = [write(spec) for spec in progress(specs)]
         write_text(truth / LATENTS_FILE, _csv_text(latents, list(latents[0])))
     elapsed = time.perf_counter() - started
     log.info("phantom: %d subjects in %.1f s (%.2f s per subject)", len(specs), elapsed, elapsed / len(specs))

@@ -18,6 +18,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--config", help="YAML config; its 'seed' and 'phantom' section define the cohort (default: schema defaults)")
     p.add_argument("--manifest", required=True, help="manifest CSV; images and the truth folder are written relative to its folder")
     p.add_argument("--n-subjects", type=int, metavar="N", help="write a new manifest with this many subjects (group sizes scaled from the config, at least 4)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="simulate subjects in N processes (the output does not depend on N)")
     p.set_defaults(func=run)
 
 
@@ -26,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from mrisynth.phantom.build import build_cohort
 
     config = load_config(args.config)
-    specs = build_cohort(config, args.manifest, args.n_subjects, config_name=args.config or "the default config")
+    specs = build_cohort(config, args.manifest, args.n_subjects, config_name=args.config or "the default config",
+                          workers=args.threads)
     print(f"phantom: {len(specs)} subjects ({sum(s.has_pet for s in specs)} with PET) for {args.manifest}")
     return 0

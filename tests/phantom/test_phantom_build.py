@@ -73,10 +73,11 @@ def test_headers_int16_spacing_orientation(phantom_cohort):
 
 
 def test_check_mode_rebuilds_identical_bytes(phantom_cohort, tmp_path):
-    """Without --n-subjects an existing manifest is checked and its files re-made: same bytes."""
+    """Without --n-subjects an existing manifest is checked and its files re-made: same bytes, also when two
+    worker processes write them (the fixture used one)."""
     copy = tmp_path / "data_manifest.csv"
     shutil.copy(phantom_cohort, copy)
-    assert main(["phantom", "--manifest", str(copy)]) == 0
+    assert main(["phantom", "--manifest", str(copy), "--threads", "2"]) == 0
     assert copy.read_bytes() == phantom_cohort.read_bytes()
     ours, theirs = _files(tmp_path), _files(phantom_cohort.parent)
     assert sorted(ours) == sorted(theirs)

@@ -11,7 +11,7 @@ if config["cohort"] == "phantom":
             truth=directory(str(MANIFEST_DIR / config["phantom"]["truth_dir"])),
         log:
             f"{RESULTS}/logs/phantom.log",
-        threads: 1
+        threads: workflow.cores  # the first job: nothing else can run while it does
         resources:
             mem_mb=2000,
             runtime=30,
@@ -19,7 +19,7 @@ if config["cohort"] == "phantom":
             # a change of the phantom settings (not of other sections) re-runs the phantom
             settings={"seed": config["seed"], **config["phantom"]},
         shell:
-            "mrisynth phantom {CONFIG_ARGS} --manifest {MANIFEST} > {log} 2>&1"
+            "mrisynth phantom {CONFIG_ARGS} --manifest {MANIFEST} --threads {threads} > {log} 2>&1"
 
 
 rule validate:
