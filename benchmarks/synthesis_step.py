@@ -17,7 +17,7 @@ ms/step over ``--steps`` timed steps after ``--warmup`` steps, speed-up, useful 
 fp32 model counted once by ``torch.utils.flop_counter``), peak RSS. Goals (issue 7): CycleGAN >= 3.4x at
 <= 1.5 GiB, Pix2Pix likewise, whole-volume imputation >= 6x.
 
-    .venv/bin/python benchmarks/synthesis_step.py [--steps 10] [--warmup 2] [--threads 2] [--only cyclegan,pix2pix,impute]
+    .venv/bin/python benchmarks/synthesis_step.py [--steps 10] [--warmup 2] [--threads 2] [--clock wall|cpu] [--only cyclegan,pix2pix,impute]
 """
 
 from __future__ import annotations
@@ -181,17 +181,18 @@ def count_gflop(variant) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def run_variant(variant, steps, warmup, threads) -> dict:
+def run_variant(variant, steps, warmup, threads, clock) -> dict:
     torch.set_num_threads(threads)
+    now = time.process_time if clock == "cpu" else time.perf_counter
     gflop = count_gflop(variant)
     step = make_step(variant)
     for _ in range(warmup):
         step()
     times = []
     for _ in range(steps):
-        t = time.perf_counter()
+        t = now()
         step()
-        times.append(time.perf_counter() - t)
+        times.append(now() - t)
     ms = statistics.median(times) * 1000
     return {"variant": variant, "ms": ms, "min_ms": min(times) * 1000, "max_ms": max(times) * 1000, "gflop": gflop,
             "gflops": gflop / (ms / 1000), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -202,21 +203,24 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=10, help="timed steps per variant (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: elapsed time (needs a quiet machine); cpu: process CPU time, robust to other load "
+                        "but counts every thread's time (use with --threads 1 to compare kernels on a busy machine)")
     p.add_argument("--only", default="cyclegan,pix2pix,impute", help="comma-separated groups")
     p.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant in this process
     args = p.parse_args()
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.steps, args.warmup, args.threads)))
+        print(json.dumps(run_variant(args.variant, args.steps, args.warmup, args.threads, args.clock)))
         return 0
     goals = {"cyclegan": 3.4, "pix2pix": 3.4, "impute": 6.0}
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.steps} after {args.warmup} warm-up\n")
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.clock} clock, median of {args.steps} after {args.warmup} warm-up\n")
     print(f"{'variant':<15}{'ms':>10}{'min-max':>18}{'GFLOP':>9}{'GFLOP/s':>9}{'peak RSS MiB':>14}")
     for group in args.only.split(","):
         res = {}
         for kind in ("ref", "fast"):
             v = f"{group}_{kind}"
             out = subprocess.run([sys.executable, __file__, "--variant", v, "--steps", str(args.steps), "--warmup",
-                                  str(args.warmup), "--threads", str(args.threads)], capture_output=True, text=True, check=True)
+                                  str(args.warmup), "--threads", str(args.threads), "--clock", args.clock], capture_output=True, text=True, check=True)
             r = res[kind] = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{v:<15}{r['ms']:>10.0f}{r['min_ms']:>9.0f}-{r['max_ms']:<8.0f}{r['gflop']:>9.1f}{r['gflops']:>9.1f}{r['peak_rss_mib']:>14.0f}", flush=True)
         ratio = res["ref"]["ms"] / res["fast"]["ms"]
