@@ -1,5 +1,6 @@
 """The ``mrisynth`` entry point: exact usage accounting on every command, clear errors for missing inputs."""
 
+import os
 import re
 import subprocess
 import sys
@@ -28,3 +29,12 @@ def test_every_command_ends_with_its_usage_line_and_missing_files_exit_2(tmp_pat
     assert USAGE.match(err[-1]).group(1) == "split"
     assert not (tmp_path / "o").exists()
     assert USAGE.match(usage_line("report", 2.5)).group(2) == "2.5"
+
+
+def test_openmp_waits_passively_unless_the_user_chose(monkeypatch, capsys):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    main(["zoo", "list"])
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    main(["zoo", "list"])
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
