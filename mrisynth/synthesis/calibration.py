@@ -5,12 +5,16 @@ K >= 2 draws (``impute --samples K``).
 - Voxel coverage: the fraction of brain voxels whose reference SUVR lies in the central ``level``
   predictive interval ``mean +- t_{K-1}((1 + level) / 2) * sd * sqrt(1 + 1/K)`` of the K draws (exact
   coverage ``level`` when the draws and the reference are exchangeable Gaussian draws; the goal for 90% is
-  85-95%).
+  85-95%). Draws in antithetic pairs (``sampler: additive``: the mean is exact, the sd rests on K/2 pairs)
+  would call for ``t_{K/2} * sd * sqrt((K-1)/K)``: 1.912 sd instead of 1.923 sd at K = 10 and 90%.
 - Spearman correlation between the voxelwise sd and the absolute error of the mean, over brain voxels
   (per subject, then averaged): does the model know where it is wrong?
 - The same for regional SUVR means (the ellipsoids of :data:`mrisynth.anatomy.REGIONS` within the brain
   mask): each draw's regional mean, their mean and sd, coverage over (subject, region) pairs and the
   Spearman correlation of sd and |error| over those pairs.
+- Raw coverage: draws recalibrated by impute (``synthesis.calibration.recalibrate``: deviations from the
+  mean times a factor c fit on the fold's validation subjects, in the imputation's JSON sidecar) are also
+  scored with their raw spread (sd / c). Spearman correlations do not depend on c.
 
 Outputs (``<results>/synthesis/calibration/``): subjects.csv (one row per model, fold, subject), regions.csv
 (one row per model, fold, subject, region), summary.csv and table.md (one row per model), and
@@ -39,6 +43,26 @@ def coverage(reference: np.ndarray, mean: np.ndarray, sd: np.ndarray, k: int, le
     return float(np.mean(np.abs(reference - mean) <= interval_half_width(sd, k, level)))
 
 
+def crps(draws: np.ndarray, reference: np.ndarray) -> float:
+    """Sample CRPS (energy score in 1D, lower is better), averaged over values: mean_i |x_i - y| minus
+    sum_{i != j} |x_i - x_j| / (2 n (n - 1)) (the unbiased "fair" form); ``draws`` is (n, *reference.shape). One
+    draw: the MAE."""
+    draws = np.asarray(draws, dtype=np.float64)
+    n = len(draws)
+    score = np.abs(draws - reference).mean(0)
+    if n > 1:
+        score = score - sum(np.abs(draws[i] - draws[j]) for i in range(n) for j in range(i + 1, n)) / (n * (n - 1))
+    return float(score.mean())
+
+
+def spread_scale(reference: np.ndarray, mean: np.ndarray, sd: np.ndarray, k: int, level: float) -> float:
+    """The factor c on the draws' deviations from their mean (sd -> c sd) for which a fraction ``level`` of
+    ``reference`` lies inside the predictive intervals: the ``level`` quantile of |reference - mean| / half width
+    (post-hoc recalibration as Kuleshov et al. 2018; fit on validation subjects, never test)."""
+    z = np.abs(np.ravel(reference) - np.ravel(mean)) / np.maximum(interval_half_width(np.ravel(sd), k, level), 1e-12)
+    return float(np.quantile(z, level))
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation; NaN when either side is constant."""
     a, b = np.ravel(a), np.ravel(b)
@@ -48,8 +72,9 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.ndarray, affine: np.ndarray,
-                        level: float) -> tuple[dict, list[dict]]:
-    """(voxel summary, one row per region) for one subject; ``samples`` is (X, Y, Z, K) SUVR."""
+                        level: float, scale: float = 1.0) -> tuple[dict, list[dict]]:
+    """(voxel summary, one row per region) for one subject; ``samples`` is (X, Y, Z, K) SUVR whose deviations
+    from their mean were multiplied by ``scale`` (recalibration; the raw columns undo it)."""
     from mrisynth.anatomy import REGIONS, region_mask
 
     k = samples.shape[-1]
@@ -58,6 +83,7 @@ def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.nda
     ref = reference[mask]
     err = np.abs(mean - ref)
     voxel = {"k": k, "n_voxels": int(mask.sum()), "coverage": coverage(ref, mean, sd, k, level),
+             "coverage_raw": coverage(ref, mean, sd / scale, k, level), "spread_scale": scale,
              "spearman_sd_error": spearman(sd, err), "mean_sd": float(sd.mean()), "mae": float(err.mean())}
     regions = []
     for name in REGIONS:
@@ -67,7 +93,8 @@ def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.nda
         draws = samples[roi].mean(0)  # regional mean SUVR of each draw
         r_mean, r_sd, r_ref = float(draws.mean()), float(draws.std(ddof=1)), float(reference[roi].mean())
         regions.append({"region": name, "mean": r_mean, "sd": r_sd, "reference": r_ref, "abs_error": abs(r_mean - r_ref),
-                        "covered": bool(abs(r_mean - r_ref) <= interval_half_width(r_sd, k, level))})
+                        "covered": bool(abs(r_mean - r_ref) <= interval_half_width(r_sd, k, level)),
+                        "covered_raw": bool(abs(r_mean - r_ref) <= interval_half_width(r_sd / scale, k, level))})
     return voxel, regions
 
 
@@ -76,6 +103,16 @@ def _load(path):
 
     img = load_nifti(path)
     return np.asarray(img.dataobj, dtype=np.float32), np.asarray(img.affine)
+
+
+def _spread_scale(mean_path: Path) -> float:
+    """The recalibration factor impute applied (JSON sidecar of the mean image; 1 when absent)."""
+    import json
+
+    sidecar = mean_path.with_name(mean_path.name.replace(".nii.gz", ".json"))
+    if not sidecar.exists():
+        return 1.0
+    return float(json.loads(sidecar.read_text()).get("spread_scale", 1.0))
 
 
 def _load_samples(path: Path) -> np.ndarray:
@@ -91,7 +128,7 @@ def _load_samples(path: Path) -> np.ndarray:
 
 def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, models: list[str]):
     """(subject rows, region rows, figure subjects) of one fold."""
-    from mrisynth.synthesis.paths import imputed_samples_path
+    from mrisynth.synthesis.paths import imputed_pet_path, imputed_samples_path
     from mrisynth.synthesis.subjects import fold_subjects, reference_pet, require_files
 
     level = float(cfg["synthesis"]["calibration"]["level"])
@@ -106,10 +143,11 @@ def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, m
         reference, affine = _load(ref_path)
         mask = _load(s.paths.mask)[0] > 0
         for model in models:
-            samples = _load_samples(imputed_samples_path(results, model, fs.fold, s.participant_id, s.session_id, res_mm))
+            where = (results, model, fs.fold, s.participant_id, s.session_id, res_mm)
+            samples = _load_samples(imputed_samples_path(*where))
             if samples.shape[:3] != reference.shape:
                 raise InputError(f"calibrate-synthesis: draws of sub-{s.participant_id} ({model}) are not on the grid of {ref_path}")
-            voxel, per_region = subject_calibration(samples, reference, mask, affine, level)
+            voxel, per_region = subject_calibration(samples, reference, mask, affine, level, _spread_scale(imputed_pet_path(*where)))
             key = {"model": model, "fold": fs.fold, "participant_id": s.participant_id, "reference": kind}
             subjects.append(key | voxel)
             regions += [key | r for r in per_region]
@@ -130,6 +168,8 @@ def summarize(subjects: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
                      "voxel_coverage_max": g["coverage"].max(), "voxel_spearman": g["spearman_sd_error"].mean(),
                      "mean_sd": g["mean_sd"].mean(), "mae": g["mae"].mean(), "n_region_pairs": len(r),
                      "region_coverage": r["covered"].mean() if len(r) else np.nan,
+                     "spread_scale": g["spread_scale"].mean(), "voxel_coverage_raw": g["coverage_raw"].mean(),
+                     "region_coverage_raw": r["covered_raw"].mean() if len(r) else np.nan,
                      "region_spearman": spearman(r["sd"], r["abs_error"]) if len(r) else np.nan})
     return pd.DataFrame(rows)
 
@@ -139,14 +179,16 @@ def markdown_table(summary: pd.DataFrame, level: float) -> str:
              f"Coverage: fraction of reference values inside the central {level:.0%} predictive interval "
              f"(mean ± t_(K-1) × sd × sqrt(1 + 1/K) of the K draws; goal {level - 0.05:.0%}-{min(level + 0.05, 1):.0%}). "
              "Spearman: rank correlation of the predicted sd with the absolute error of the mean (voxels: per "
-             "subject over brain voxels, then averaged; regions: over all subject × region pairs).", "",
+             "subject over brain voxels, then averaged; regions: over all subject × region pairs). Raw: the draws "
+             "before the recalibration factor c (fit on each fold's validation subjects; 1 = not recalibrated).", "",
              "| model | K | subjects | voxel coverage (min-max) | voxel Spearman(sd, abs err) | mean sd (SUVR) | MAE of mean "
-             "| regional coverage | regional Spearman | region pairs |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| regional coverage | regional Spearman | region pairs | c (mean over folds) | raw voxel / regional coverage |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in summary.itertuples():
         lines.append(f"| {r.model} | {r.k} | {r.n_subjects} | {r.voxel_coverage:.3f} ({r.voxel_coverage_min:.3f}-"
                      f"{r.voxel_coverage_max:.3f}) | {r.voxel_spearman:.3f} | {r.mean_sd:.4f} | {r.mae:.4f} | "
-                     f"{r.region_coverage:.3f} | {r.region_spearman:.3f} | {r.n_region_pairs} |")
+                     f"{r.region_coverage:.3f} | {r.region_spearman:.3f} | {r.n_region_pairs} | {r.spread_scale:.2f} | "
+                     f"{r.voxel_coverage_raw:.3f} / {r.region_coverage_raw:.3f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,12 @@ Per subject (:mod:`mrisynth.synthesis.paths`):
 - ``..._desc-synth<model>sd_pet.nii.gz``: the voxelwise sd of the K draws (ddof 1, float32);
 - ``..._desc-synth<model>samples_pet.nii.gz``: the K draws, 4D (X, Y, Z, K), draw k = volume k, stored
   int16 with the NIfTI scaling (scl_slope / scl_inter; nibabel applies it on read; < 1e-4 SUVR rounding).
+
+Recalibration (``synthesis.calibration.recalibrate``): before imputing, the same K draws are made for the
+fold's VALIDATION subjects with real PET, and one factor c is fit so that ``level`` of their brain voxels lie
+in the predictive intervals (:func:`mrisynth.synthesis.calibration.spread_scale`); every imputed subject's
+draws are then ``mean + c (draw - mean)`` (mean unchanged, sd times c). c is in the JSON sidecar
+(``spread_scale``; 1 without recalibration), so the raw draws' calibration can still be reported.
 """
 
 from __future__ import annotations
@@ -53,10 +59,47 @@ def check_sampler(net: torch.nn.Module, source: str, model_name: str) -> None:
 
 def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, participant: str, k: int,
          source: str = "noise") -> tuple[np.ndarray, str]:
-    """One imputation (SUVR array) of one subject, draw ``k``."""
-    torch.manual_seed(draw_seed(seed, participant, k))
-    y, method = predict(net, t1, icfg, mc_dropout=source == "dropout")
+    """One imputation (SUVR array) of one subject, draw ``k``. A generator with a mean + odd noise term
+    (``sampler: additive``) draws in antithetic pairs: draws 2j and 2j + 1 share the noise with opposite
+    signs, so each pair averages to the mean network's output."""
+    from mrisynth.zoo.nets.noise import antithetic_partner, has_antithetic_pairs
+
+    pairs = source == "noise" and has_antithetic_pairs(net)
+    torch.manual_seed(draw_seed(seed, participant, k // 2 if pairs else k))
+    with antithetic_partner(net, pairs and k % 2 == 1):
+        y, method = predict(net, t1, icfg, mc_dropout=source == "dropout")
     return mapping.net_to_pet(y[0, 0], t1[0, 0].cpu()).numpy(), method
+
+
+def fit_spread_scale(subjects, net, icfg, mapping: IntensityMapping, seed: int, samples: int, source: str,
+                     level: float) -> dict:
+    """Recalibration factor c of the draws, fit on ``subjects`` (the fold's validation subjects with real PET)."""
+    from mrisynth.synthesis.calibration import coverage, spread_scale
+    from mrisynth.synthesis.subjects import require_files
+
+    subjects = [s for s in subjects if s.has_pet]
+    if not subjects:
+        raise InputError("recalibration needs validation subjects with real PET; the fold has none "
+                         "(set synthesis.calibration.recalibrate: false)")
+    require_files(subjects, "t1", "mask", "pet")
+    ref, mean, sd = [], [], []
+    for s in subjects:
+        t1 = mapping.t1_to_net(_load(s.paths.t1))[None, None]
+        stack = np.stack([draw(net, t1, icfg, mapping, seed, s.participant_id, k, source)[0] for k in range(samples)], -1)
+        mask = _load(s.paths.mask) > 0
+        ref.append(_load(s.paths.pet)[mask])
+        mean.append(stack[mask].mean(1))
+        sd.append(stack[mask].std(1, ddof=1))
+    ref, mean, sd = (np.concatenate(a) for a in (ref, mean, sd))
+    c = spread_scale(ref, mean, sd, samples, level)
+    return {"spread_scale": c, "fit_subjects": [s.participant_id for s in subjects],
+            "raw_validation_coverage": coverage(ref, mean, sd, samples, level), "level": level}
+
+
+def _load(path) -> np.ndarray:
+    from mrisynth.io.nifti import load_nifti
+
+    return np.asarray(load_nifti(path).dataobj, dtype=np.float32)
 
 
 def inverse_formula(mapping: IntensityMapping) -> str:
@@ -101,6 +144,11 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
     icfg = inference_config(cfg, int(best["multiple"]))
     if icfg.fast:
         zoo_models.to_fast_layout(net)
+    recalibration = None
+    if samples and cfg["synthesis"]["calibration"]["recalibrate"]:
+        recalibration = fit_spread_scale(fs.val, net, icfg, mapping, int(cfg["seed"]), samples, source,
+                                         float(cfg["synthesis"]["calibration"]["level"]))
+    scale = recalibration["spread_scale"] if recalibration else 1.0
     rows = []
     with atomic_dir(out_dir) as tmp:
         for s in tqdm(fs.impute, desc=f"impute {model_name} fold {fs.fold}", disable=not progress):
@@ -113,6 +161,7 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
                 method = draws[0][1]
                 stack = np.stack([d[0] for d in draws], -1)
                 pet = stack.mean(-1)
+                stack = pet[..., None] + np.float32(scale) * (stack - pet[..., None])
                 save_nifti(stack.std(-1, ddof=1), img.affine, tmp / imputed_sd_path(*where).name, dtype=np.float32)
                 save_nifti(stack, img.affine, tmp / imputed_samples_path(*where).name, dtype=np.int16)
             else:
@@ -123,10 +172,12 @@ def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split
                        "inference": method, "intensity_mapping": mapping.describe(),
                        "samples": samples, "sample_source": source if samples else None,
                        "summary": "mean of the samples" if samples else "one draw",
+                       "spread_scale": scale, "recalibration": recalibration,
                        "inverse": inverse_formula(mapping)}
             (tmp / final.name.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar, indent=1) + "\n")
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,
-                         "has_real_pet": s.has_pet, "inference": method, "samples": samples, "path": str(final)})
+                         "has_real_pet": s.has_pet, "inference": method, "samples": samples, "spread_scale": scale,
+                         "path": str(final)})
     with atomic_path(table) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["participant_id"], delimiter="\t")
         writer.writeheader()

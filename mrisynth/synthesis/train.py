@@ -20,11 +20,12 @@ from mrisynth.io.atomic import atomic_path, save_figure
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import InferenceConfig, predict
 from mrisynth.synthesis.intensity import IntensityMapping
-from mrisynth.zoo.nets.noise import is_stochastic
+from mrisynth.zoo.nets.noise import antithetic_partner, has_antithetic_pairs, is_stochastic
 
 log = logging.getLogger(__name__)
 VALIDATION = "validation.csv"
 VALIDATION_DRAWS = 4  # draws averaged per validation subject for a stochastic (noise-injecting) generator
+METRICS = ("psnr", "ssim", "crps")  # validation.csv columns; select_by picks one (CRPS of one draw = MAE)
 
 
 def _load(path) -> np.ndarray:
@@ -52,50 +53,56 @@ class Validator:
         if not self.csv_path.exists():
             return []
         with open(self.csv_path, newline="") as fh:
-            return [{"step": int(r["step"]), "psnr": float(r["psnr"]), "ssim": float(r["ssim"])} for r in csv.DictReader(fh)]
+            return [{"step": int(r["step"]), **{k: float(r.get(k) or "nan") for k in METRICS}} for r in csv.DictReader(fh)]
 
     def __call__(self, model, step: int, folder: Path, n: int) -> None:
         from mrisynth.metrics.image import psnr, ssim
+        from mrisynth.synthesis.calibration import crps
 
         net = zoo_models.generator(model)
-        draws = VALIDATION_DRAWS if is_stochastic(net) else 1
+        n_draws = VALIDATION_DRAWS if is_stochastic(net) else 1
+        pairs = has_antithetic_pairs(net)
         scores, preview = [], None
         for v in self.val:
             # a stochastic generator is scored by the mean of a few seeded draws (what imputation writes),
             # drawn on a forked RNG so that validating does not change the training's random stream
             with torch.random.fork_rng(devices=[]):
                 outs = []
-                for k in range(draws):
-                    torch.manual_seed(k)
-                    outs.append(predict(net, v["t1"].to(model.device), self.inference)[0])
-            y = torch.stack(outs).mean(0)
-            pet = self.mapping.net_to_pet(y[0, 0].cpu(), v["t1"][0, 0]).numpy()
+                for k in range(n_draws):  # antithetic pairs where the generator has them (as impute)
+                    torch.manual_seed(k // 2 if pairs else k)
+                    with antithetic_partner(net, pairs and k % 2 == 1):
+                        outs.append(predict(net, v["t1"].to(model.device), self.inference)[0])
+            suvr = np.stack([self.mapping.net_to_pet(y[0, 0].cpu(), v["t1"][0, 0]).numpy() for y in outs])
+            pet = suvr.mean(0)  # as impute: the mean of the draws in SUVR
             rng = float(v["pet"][v["mask"]].max() - v["pet"][v["mask"]].min())
-            scores.append((psnr(pet, v["pet"], v["mask"], data_range=rng), ssim(pet, v["pet"], v["mask"], data_range=rng)))
+            scores.append((psnr(pet, v["pet"], v["mask"], data_range=rng), ssim(pet, v["pet"], v["mask"], data_range=rng),
+                           crps(suvr[:, v["mask"]], v["pet"][v["mask"]])))
             preview = preview or (v, pet)
         # a resumed run replays the steps after its checkpoint: drop their rows, then append this one
         rows = [r for r in self.rows() if r["step"] < step]
         if scores:
-            row = {"step": step, "psnr": float(np.mean([s[0] for s in scores])), "ssim": float(np.mean([s[1] for s in scores]))}
-            best_before = max((r[self.select_by] for r in rows), default=-np.inf)
+            row = {"step": step, **{k: float(np.mean([s[i] for s in scores])) for i, k in enumerate(METRICS)}}
+            sign = -1.0 if self.select_by == "crps" else 1.0  # CRPS: lower is better
+            best_before = max((sign * r[self.select_by] for r in rows), default=-np.inf)
             rows.append(row)
             with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=["step", "psnr", "ssim"])
+                writer = csv.DictWriter(fh, fieldnames=["step", *METRICS])
                 writer.writeheader()
                 writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
             plot_curve(rows, self.out / "train" / "validation.png", f"{self.name}: validation on {len(self.val)} subject(s)")
-            if row[self.select_by] > best_before:
+            if sign * row[self.select_by] > best_before:
                 self.save_best(model, step, row)
             save_slices(preview[0], preview[1], folder / f"step-{step:07d}.png", f"{self.name} step {step}: "
                         f"val PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}")
         else:  # no validation subject with PET: the latest generator is the one used
-            self.save_best(model, step, {"step": step, "psnr": float("nan"), "ssim": float("nan")})
+            self.save_best(model, step, {"step": step, **{k: float("nan") for k in METRICS}})
 
     def save_best(self, model, step: int, row: dict) -> None:
         net = zoo_models.generator(model)
         state = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
         ckpt = {"model": self.name, "kwargs": self.kwargs, "generator": state, "mapping": self.mapping.to_dict(),
-                "multiple": self.inference.multiple, "step": step, "val_psnr": row["psnr"], "val_ssim": row["ssim"]}
+                "multiple": self.inference.multiple, "step": step, "val_psnr": row["psnr"], "val_ssim": row["ssim"],
+                "val_crps": row["crps"]}
         with atomic_path(self.out / "best.pt") as tmp:
             torch.save(ckpt, tmp)
 
@@ -145,10 +152,17 @@ def per_model(sc: dict, key: str, model_name: str) -> int:
     return int(sc[key][model_name])
 
 
+def select_metric(sc: dict, model_name: str) -> str:
+    """``synthesis.select_by``: one metric for every model, or by model (default ssim)."""
+    sel = sc["select_by"]
+    return sel.get(zoo_models.config_name(model_name), "ssim") if isinstance(sel, dict) else sel
+
+
 def start_at_template(generator: torch.nn.Module) -> None:
     """Zero the generator's output layer (its last conv), so the untrained generator outputs exactly 0: in
     residual mode that is the population template, and training starts from the baseline it must beat
     instead of from the template plus random-weight noise (tanh(0) = 0; the layer still gets gradients)."""
+    generator = getattr(generator, "mean_net", generator)  # additive sampler: its noise term keeps its init (spread from step 0)
     convs = [m for m in generator.modules() if getattr(m, "weight", None) is not None and m.weight.dim() >= 4]
     if not convs:
         raise ValueError(f"{type(generator).__name__} has no convolution to zero")
@@ -204,7 +218,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     for s in fs.val[: sc["val_subjects"]]:
         pet, mask = _load(s.paths.pet), _load(s.paths.mask) > 0
         val.append({"id": s.participant_id, "t1": mapping.t1_to_net(_load(s.paths.t1))[None, None], "pet": pet, "mask": mask})
-    validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), sc["select_by"])
+    validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), select_metric(sc, model_name))
     n_steps = int(steps if steps is not None else per_model(sc, "steps", zoo_models.config_name(model_name)))
     every = int(sc["validate_every"]) or n_steps
     device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any

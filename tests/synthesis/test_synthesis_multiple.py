@@ -1,18 +1,23 @@
 """Multiple imputation: the predictive interval's exact coverage on Gaussian draws, sd-error rank
-correlation, and ``impute --samples K`` + ``calibrate-synthesis`` end to end on a tiny stochastic Pix2Pix."""
+correlation, CRPS and the validation-fit spread recalibration, the additive (mean + odd noise) sampler from
+the zeroed start, and ``impute --samples K`` + ``calibrate-synthesis`` end to end on tiny stochastic Pix2Pixes."""
+
+import json
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from mrisynth.errors import InputError
 from mrisynth.preprocess.outputs import subject_paths
 from mrisynth.synthesis import paths
-from mrisynth.synthesis.calibration import calibrate, coverage, spearman, subject_calibration
+from mrisynth.synthesis.calibration import calibrate, coverage, crps, spearman, spread_scale, subject_calibration
 from mrisynth.synthesis.impute import draw, impute_fold, read_best
 from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.models import load_generator
-from mrisynth.synthesis.train import inference_config, train_fold
+from mrisynth.synthesis.train import inference_config, start_at_template, train_fold
 
 from .conftest import AFFINE, make_cohort, tiny_config
 
@@ -110,3 +115,111 @@ def test_calibration_end_to_end_and_input_errors(stochastic_run, tmp_path):
         _impute(run, 2, source="dropout")
     with pytest.raises(InputError, match="samples .* do not exist"):
         calibrate(cfg, results, manifest, [split], ["cyclegan"], tmp_path / "none", progress=False)
+
+
+def test_crps_and_spread_recalibration():
+    # draws (0, 2) vs y = 1: mean |x - y| = 1, |x1 - x2| / (2 * 1) = 1 -> 0; one draw: the MAE
+    assert crps(np.array([[0.0], [2.0]]), np.array([1.0])) == pytest.approx(0.0)
+    assert crps(np.array([[0.0, 3.0]]), np.array([1.0, 1.0])) == pytest.approx(1.5)
+    rng = np.random.default_rng(2)
+    n, k = 100_000, 10
+    mu, s = rng.normal(size=n), rng.uniform(0.1, 2.0, size=n)
+    draws = mu[:, None] + (s / 3)[:, None] * rng.normal(size=(n, k))  # 3x too narrow
+    ref = mu + s * rng.normal(size=n)
+    mean, sd = draws.mean(1), draws.std(1, ddof=1)
+    c = spread_scale(ref, mean, sd, k, 0.9)
+    assert c == pytest.approx(3.0, rel=0.08)
+    assert coverage(ref, mean, c * sd, k, 0.9) == pytest.approx(0.9, abs=1e-3)
+    assert coverage(ref, mean, sd, k, 0.9) < 0.5
+
+
+def _energy_grads(model, x, y):
+    model.nets["G"].zero_grad()
+    loss, _ = model.g_loss(x, y)
+    loss.backward()
+
+
+def test_zeroed_start_keeps_the_noise_path_of_the_additive_sampler(cohort):
+    """The zeroed output layer (start at the residual's base) silences a joint noise generator: identical
+    draws and no gradient to anything before it. The additive sampler zeroes its mean network only: draws
+    differ from step 0 and the energy score reaches the noise network, while the mean still starts at 0."""
+    from mrisynth.synthesis import models as zoo_models
+
+    results, _ = cohort
+    x, y = torch.rand(1, 1, 16, 16, 16) * 2 - 1, torch.rand(1, 1, 16, 16, 16) * 2 - 1
+    spreads = {}
+    for sampler in ("joint", "additive"):
+        cfg = tiny_config(results)
+        cfg["synthesis"]["pix2pix"].update(noise="layers", diversity="energy", use_dropout=False, sampler=sampler, n_layers=1)
+        model = zoo_models.build("pix2pix", zoo_models.model_kwargs(cfg, "pix2pix"))
+        net = zoo_models.generator(model, ema=False)
+        start_at_template(net)
+        torch.manual_seed(0)
+        d1 = net(x)
+        torch.manual_seed(1)
+        spreads[sampler] = (d1 - net(x)).abs().max().item()
+        _energy_grads(model, x, y)
+        first = next(p for p in (net.noise_net if sampler == "additive" else net).parameters() if p.dim() >= 4)
+        if sampler == "joint":
+            assert first.grad.abs().max() == 0  # blocked by the zeroed output layer
+        else:
+            assert first.grad.abs().max() > 0
+            assert torch.count_nonzero(net.mean_net(x)) == 0  # the mean starts at the base
+    assert spreads["joint"] == 0 and spreads["additive"] > 1e-3
+
+
+@pytest.fixture(scope="module")
+def additive_run(tmp_path_factory):
+    """The additive sampler, selected by validation CRPS, imputed with K = 4 and recalibrated."""
+    results, manifest = make_cohort(tmp_path_factory.mktemp("additive"))
+    cfg = tiny_config(results, validate_every=2, val_subjects=2, validate_start=False, select_by="crps", fast=False)
+    cfg["synthesis"]["pix2pix"].update(noise="layers", diversity="energy", use_dropout=False, sampler="additive", noise_ngf=2)
+    cfg["synthesis"]["calibration"]["recalibrate"] = True
+    split = results / "splits" / "fold-0.json"
+    train_fold(cfg, "pix2pix", results, manifest, split, paths.fold_dir(results, "pix2pix", 0), steps=4, progress=False)
+    return cfg, results, manifest, split
+
+
+def test_additive_sampler_crps_selection_antithetic_draws_and_recalibration(additive_run):
+    cfg, results, manifest, split = additive_run
+    import csv
+
+    with open(paths.train_dir(results, "pix2pix", 0) / "validation.csv") as fh:
+        val = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in val] == [2, 4]
+    best = read_best(paths.best_checkpoint(results, "pix2pix", 0))
+    assert best["val_crps"] == pytest.approx(min(float(r["crps"]) for r in val))
+    rows = _impute(additive_run, 4)
+    r = rows[0]
+    args = (results, "pix2pix", 0, r["participant_id"], r["session_id"], 3.0)
+    sidecar = json.loads(paths.imputed_pet_path(*args).with_suffix("").with_suffix(".json").read_text())
+    c = sidecar["spread_scale"]
+    assert c > 0 and c == r["spread_scale"] and sidecar["recalibration"]["fit_subjects"]
+    # the raw draws (fp32): antithetic pairs (0, 1) and (2, 3) average to the same mean network output
+    net, _ = load_generator(best)
+    mapping = IntensityMapping.from_dict(best["mapping"])
+    t1 = mapping.t1_to_net(np.asarray(nib.load(subject_paths(results, r["participant_id"], "M00", 3.0).t1).dataobj))[None, None]
+    raw = np.stack([draw(net, t1, inference_config(cfg, 8), mapping, 42, r["participant_id"], k)[0] for k in range(4)], -1)
+    pair_means = raw[..., 0::2] + raw[..., 1::2]
+    assert np.mean(np.abs(pair_means[..., 0] - pair_means[..., 1]) < 1e-5) > 0.99  # except where SUVR clips
+    assert not np.allclose(raw[..., 0], raw[..., 2], atol=1e-3)
+    # impute wrote the mean unchanged and the sd times c (c fit on the validation subjects)
+    mean = np.asarray(nib.load(paths.imputed_pet_path(*args)).dataobj)
+    sd = np.asarray(nib.load(paths.imputed_sd_path(*args)).dataobj)
+    np.testing.assert_allclose(mean, raw.mean(-1), atol=1e-5)
+    np.testing.assert_allclose(sd, c * raw.std(-1, ddof=1), rtol=1e-3, atol=1e-5)
+    # calibrate-synthesis reports the raw draws' coverage next to the recalibrated one
+    out = paths.fold_dir(results, "pix2pix", 0) / "calibration"
+    summary = calibrate(cfg, results, manifest, [split], ["pix2pix"], out, progress=False).iloc[0]
+    assert summary["spread_scale"] == pytest.approx(c)
+    from mrisynth.synthesis.subjects import fold_subjects, reference_pet
+
+    row = pd.read_csv(out / "subjects.csv", dtype={"participant_id": str}).iloc[0]
+    s = next(s for s in fold_subjects(results, manifest, split, 3.0).test if s.participant_id == row["participant_id"])
+    mask = np.asarray(nib.load(s.paths.mask).dataobj) > 0
+    ref = np.asarray(nib.load(reference_pet(s)[0]).dataobj, dtype=np.float32)[mask]
+    inside = np.asarray(nib.load(paths.imputed_samples_path(results, "pix2pix", 0, s.participant_id, s.session_id, 3.0)).dataobj)[mask]
+    m, sdv = inside.mean(1), inside.std(1, ddof=1)
+    assert row["coverage_raw"] == pytest.approx(coverage(ref, m, sdv / c, 4, 0.9), abs=1e-6)
+    assert row["coverage"] == pytest.approx(coverage(ref, m, sdv, 4, 0.9), abs=1e-6)
+    assert row["coverage"] > row["coverage_raw"] if c > 1 else row["coverage"] <= row["coverage_raw"]

@@ -6,7 +6,7 @@ import torch
 
 from mrisynth.zoo.models.pix2pix import Pix2Pix, energy_score
 from mrisynth.zoo.nets import ResnetGenerator, UnetGenerator
-from mrisynth.zoo.nets.noise import enable_dropout, has_dropout, is_stochastic
+from mrisynth.zoo.nets.noise import MeanPlusOddNoise, NoiseConcat, enable_dropout, has_dropout, is_stochastic
 
 
 def _x():
@@ -96,3 +96,49 @@ def test_pix2pix_energy_objective_3d():
     plain_a, plain_b = Pix2Pix(**kw), Pix2Pix(noise="none", diversity="none", **kw)
     for (k, v), (k2, v2) in zip(plain_a.nets["G"].state_dict().items(), plain_b.nets["G"].state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
+
+
+def test_antithetic_noise_concat():
+    torch.manual_seed(0)
+    out = NoiseConcat(2, antithetic=True)(torch.zeros(4, 1, 3, 3))
+    z = out[:, 1:]
+    assert torch.equal(z[2:], -z[:2]) and not torch.equal(z[0], z[1])  # halves opposite, samples independent
+    with pytest.raises(ValueError, match="even batch"):
+        NoiseConcat(1, antithetic=True)(torch.zeros(3, 1, 2, 2))
+
+
+def test_additive_sampler_draws_scatter_around_the_mean_net():
+    """y = M(x) + (S(x, eta) - S(x, -eta)) / 2: draws differ, and for a draw and its antithetic partner (same
+    eta, sign flipped: the batch halves) the mean is M(x) exactly, whatever S is."""
+    torch.manual_seed(0)
+    kw = dict(in_channels=1, out_channels=1, num_downs=3, ngf=4, norm="instance", use_dropout=False, spatial_dims=3)
+    net = MeanPlusOddNoise(UnetGenerator(**kw), UnetGenerator(noise="layers", **kw)).eval()
+    x = _x()
+    with torch.no_grad():
+        y1, y2 = _forward(net, 1), _forward(net, 2)
+        torch.manual_seed(1)
+        plus, minus = net.noise_net(torch.cat([x, x])).chunk(2)
+        mean = net.mean_net(x)
+    assert torch.equal(y1, _forward(net, 1)) and (y1 - y2).abs().mean() > 1e-3
+    torch.testing.assert_close(y1, mean + 0.5 * (plus - minus))
+    partner = mean + 0.5 * (minus - plus)  # the draw with -eta
+    torch.testing.assert_close(0.5 * (y1 + partner), mean)
+    assert not torch.allclose(plus, minus)
+    with pytest.raises(ValueError, match="deterministic mean_net"):
+        MeanPlusOddNoise(UnetGenerator(noise="layers", **kw), UnetGenerator(noise="layers", **kw))
+
+
+def test_pix2pix_additive_sampler():
+    kw = dict(spatial_dims=3, ngf=4, ndf=4, n_layers=1, num_downs=3, g_norm="instance", d_norm="instance", seed=0)
+    model = Pix2Pix(noise="layers", noise_channels=1, diversity="energy", sampler="additive", noise_ngf=2, **kw)
+    g = model.nets["G"]
+    assert isinstance(g, MeanPlusOddNoise) and not is_stochastic(g.mean_net) and is_stochastic(g.noise_net)
+    assert g.noise_net.model.model[1].out_channels == 2  # noise_ngf
+    loss, logs = model.g_loss(_x(), _x().flip(2))
+    loss.backward()
+    assert torch.isfinite(loss) and logs["g_spread"] > 0
+    assert all(p.grad is not None for p in g.parameters())
+    with pytest.raises(ValueError, match="sampler must be"):
+        Pix2Pix(noise="layers", sampler="other", **kw)
+    with pytest.raises(ValueError, match="needs noise"):
+        Pix2Pix(sampler="additive", **kw)

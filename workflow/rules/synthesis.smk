@@ -73,12 +73,15 @@ rule train_synthesis:
 
 
 rule impute:
-    """Synthetic PET for every PET-less subject of the fold and every test subject."""
+    """Synthetic PET for every PET-less subject of the fold and every test subject (K draws: recalibrated on
+    the fold's validation subjects' real PET when synthesis.calibration.recalibrate)."""
     input:
         checkpoint=f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/best.pt",
         split=f"{RESULTS}/splits/fold-{{fold}}.json",
         manifest=f"{RESULTS}/manifest/manifest.csv",
         t1=synthesis_inputs("t1"),
+        mask=synthesis_inputs("mask"),
+        pet=synthesis_inputs("pet"),
     output:
         table=f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/imputed.tsv",
         folder=directory(f"{RESULTS}/synthesis/{{synth_model}}/fold-{{fold}}/imputed"),

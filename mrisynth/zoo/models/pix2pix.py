@@ -14,6 +14,12 @@ is minimised exactly when the draws follow the true conditional law of each voxe
 where B is not predictable from A and none where it is (the diversity-sensitive term of DSGAN, Yang et
 al. 2019, with the weight that makes it proper; > 1 pushes harder for diversity). The adversarial term
 sees f1. Defaults (``noise='none'``, ``diversity='none'``) are the deterministic Pix2Pix, bit for bit.
+
+``sampler='additive'`` splits the generator in two (:class:`mrisynth.zoo.nets.noise.MeanPlusOddNoise`): a
+deterministic generator for the mean plus an odd-in-the-noise term from a second generator (width
+``noise_ngf``, noise mode ``noise``), so the spread the energy score teaches cannot shift the mean, and the
+adversarial term acts on the noise term only (the mean is learned by the energy score: its gradient on the
+mean is that of L1 on the two draws); ``'joint'`` (default) injects the noise into the one generator.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ import torch
 from mrisynth.zoo.base import AdversarialModel
 from mrisynth.zoo.losses import discriminator_loss, generator_loss, l1_loss
 from mrisynth.zoo.nets import PatchGAN, ResnetGenerator, UnetGenerator, init_weights
-from mrisynth.zoo.nets.noise import check_noise
+from mrisynth.zoo.nets.noise import MeanPlusOddNoise, check_noise
 from mrisynth.zoo.registry import register
 from mrisynth.zoo.schedules import linear_decay
 
 
 DIVERSITY = ("none", "energy")
+SAMPLERS = ("joint", "additive")
 
 
 def energy_score(fake: torch.Tensor, other: torch.Tensor, target: torch.Tensor, lambda_div: float = 1.0) -> torch.Tensor:
@@ -37,7 +44,15 @@ def energy_score(fake: torch.Tensor, other: torch.Tensor, target: torch.Tensor, 
 
 
 def build_generator(kind: str, in_channels: int, out_channels: int, ngf: int, norm: str, spatial_dims: int, use_dropout: bool, n_blocks: int, num_downs: int,
-                    noise: str = "none", noise_channels: int = 1):
+                    noise: str = "none", noise_channels: int = 1, sampler: str = "joint", noise_ngf: int | None = None):
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if sampler == "additive":
+        if not check_noise(noise, noise_channels):
+            raise ValueError("sampler='additive' needs noise='channels' or 'layers' for its noise generator")
+        args = (kind, in_channels, out_channels)
+        rest = (norm, spatial_dims, use_dropout, n_blocks, num_downs)
+        return MeanPlusOddNoise(build_generator(*args, ngf, *rest), build_generator(*args, noise_ngf or ngf, *rest, noise, noise_channels))
     noise_kw = {"noise": noise, "noise_channels": noise_channels}
     if kind == "unet":
         return UnetGenerator(in_channels, out_channels, num_downs, ngf, norm, use_dropout, spatial_dims, **noise_kw)
@@ -82,6 +97,8 @@ class Pix2Pix(AdversarialModel):
         noise_channels: int = 1,
         diversity: str = "none",
         lambda_div: float = 1.0,
+        sampler: str = "joint",
+        noise_ngf: int | None = None,
         seed: int | None = None,
     ):
         super().__init__(n_critic=1, seed=seed)
@@ -93,7 +110,7 @@ class Pix2Pix(AdversarialModel):
         self.loss, self.gan_weight, self.lambda_l1 = loss, gan_weight, lambda_l1
         self.diversity, self.lambda_div = diversity, lambda_div
         g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs,
-                            noise, noise_channels)
+                            noise, noise_channels, sampler, noise_ngf)
         self.nets["G"] = init_weights(g, init, init_gain)
         self.nets["D"] = init_weights(PatchGAN(in_channels + out_channels, ndf, n_layers, d_norm, spatial_dims), init, init_gain)
         self.optimizers = {k: torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)) for k, net in self.nets.items()}
@@ -110,7 +127,17 @@ class Pix2Pix(AdversarialModel):
         return loss, {"d_loss": loss.detach()}
 
     def reconstruction(self, a, b) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """(fake, reconstruction term, logs): |G(a) - b|_1, or the energy score of two draws (``diversity``)."""
+        """(fake, reconstruction term, logs): |G(a) - b|_1, or the energy score of two draws (``diversity``).
+        Additive sampler: the mean network runs once for both draws, and the returned fake (what the
+        adversarial term sees) carries the mean detached: the adversarial term shapes the noise term only,
+        the mean is learned by the reconstruction term alone."""
+        g = self.nets["G"]
+        if isinstance(g, MeanPlusOddNoise) and self.diversity != "none":
+            mean, odd = g.mean_net(a), g.odd(a)
+            fake, other = mean + odd, mean + g.odd(a)
+            term = energy_score(fake, other, b, self.lambda_div)
+            logs = {"g_l1": l1_loss(fake, b).detach(), "g_spread": l1_loss(fake, other).detach()}
+            return mean.detach() + odd, term, logs
         fake = self.nets["G"](a)
         l1 = l1_loss(fake, b)
         if self.diversity == "none":
