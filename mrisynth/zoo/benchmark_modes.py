@@ -489,9 +489,9 @@ def plot_samples(results: list[dict], out_png: Path, dataset: str) -> None:
             ax.scatter(mixture.centers[:, 0], mixture.centers[:, 1], s=12, c="tab:red", marker="x")
             ax.scatter(s[:, 0], s[:, 1], s=1, c="tab:blue", alpha=0.5)
             ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
-        else:  # the first 36 samples as a 6 x 6 grid of 8 x 8 images
-            tiles = np.nan_to_num(s[:36]).reshape(6, 6, 8, 8).transpose(0, 2, 1, 3).reshape(48, 48)
-            ax.imshow(tiles, cmap="gray", vmin=-1, vmax=1)
+        else:  # the first 36 samples as a 6 x 6 grid of 8 x 8 images, a grey pixel between them
+            tiles = np.pad(np.nan_to_num(s[:36]).reshape(6, 6, 8, 8), ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=0.0)
+            ax.imshow(tiles.transpose(0, 2, 1, 3).reshape(54, 54), cmap="gray", vmin=-1, vmax=1)
         ax.set_title(f"{r['model']}\nmodes {r['final']['modes']}/{r['k']}", fontsize=7)
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
