@@ -278,7 +278,7 @@ def run_one(spec: Spec, dataset: str, seed: int, setup: Setup = Setup()) -> dict
     result["seconds"] = time.perf_counter() - t0
     result["cpu_seconds"] = time.process_time() - cpu0  # one torch thread per run: this is its core time
     result["converged"] = bool(result["finite"] and converged(result["late"], mixture.k) and converged(result["final"], mixture.k))
-    result["samples"] = np.round(samples[:500], 3).tolist()
+    result["samples"] = np.round(samples[:500].astype(np.float64), 3).tolist()  # float64: short decimals in the log
     return result
 
 

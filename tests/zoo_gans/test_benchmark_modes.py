@@ -97,6 +97,7 @@ def test_one_seed_tiny_budget_end_to_end(tmp_path):
     lines = (tmp_path / "runs.jsonl").read_text().splitlines()
     assert len(lines) == len(rows) and json.loads(lines[0])["setup"]["g_updates"] == 8
     assert len(json.loads(lines[-1])["samples"][0]) == (64 if json.loads(lines[-1])["dataset"] == "digits" else 2)
+    assert all(round(v, 3) == v for v in json.loads(lines[-1])["samples"][0])  # 3 decimals, not float32 noise
     # a rerun with the same set-up trains nothing and gives the same table
     B.benchmark(tmp_path, seeds=1, setup=setup, workers=1, models=models, datasets=datasets, progress=False)
     assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == len(rows)
