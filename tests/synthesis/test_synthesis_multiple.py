@@ -17,7 +17,7 @@ from mrisynth.synthesis.calibration import calibrate, coverage, crps, spearman, 
 from mrisynth.synthesis.impute import draw, impute_fold, read_best
 from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.models import load_generator
-from mrisynth.synthesis.train import inference_config, start_at_template, train_fold
+from mrisynth.synthesis.train import inference_config, select_metric, start_at_template, train_fold
 
 from .conftest import AFFINE, make_cohort, tiny_config
 
@@ -131,6 +131,10 @@ def test_crps_and_spread_recalibration():
     assert c == pytest.approx(3.0, rel=0.08)
     assert coverage(ref, mean, c * sd, k, 0.9) == pytest.approx(0.9, abs=1e-3)
     assert coverage(ref, mean, sd, k, 0.9) < 0.5
+    # select_by: one metric, or by model (the FGAN ablation uses the fgan entry; unlisted models: ssim)
+    assert select_metric({"select_by": "psnr"}, "pix2pix") == "psnr"
+    by_model = {"select_by": {"pix2pix": "crps", "fgan": "psnr"}}
+    assert [select_metric(by_model, m) for m in ("pix2pix", "fgan_nofc", "cyclegan")] == ["crps", "psnr", "ssim"]
 
 
 def _energy_grads(model, x, y):
