@@ -224,7 +224,10 @@ def score(classifier, fake: torch.Tensor, real: torch.Tensor, truth: torch.Tenso
 
     f_fake, p_fake = embed(classifier, fake)
     f_real, _ = embed(classifier, real)
-    kid_mean, kid_std = kid(f_real, f_fake, n_subsets=50, subset_size=kid_subset, seed=0)
+    # subsets of at most half of the smaller set, so they differ and kid_std is a spread (the 120 PET test
+    # slices would otherwise be one subset drawn 50 times: std 0)
+    size = min(kid_subset, len(f_real) // 2, len(f_fake) // 2)
+    kid_mean, kid_std = kid(f_real, f_fake, n_subsets=50, subset_size=size, seed=0)
     precision, recall = precision_recall(f_real, f_fake, k=3)
     row = {
         "fid": fid(f_real, f_fake),

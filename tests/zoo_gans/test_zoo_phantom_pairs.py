@@ -109,3 +109,14 @@ def test_phantom_translation_benchmark_cli(tmp_path, capsys):
     for r in rows[1:]:
         assert -1 <= float(r["ssim"]) <= 1 and float(r["mae"]) > 0 and float(r["fid"]) >= 0
     assert rows[0]["ssim"] == ""  # unpaired reference: no paired metrics
+
+
+def test_kid_spread_on_a_small_test_set():
+    """With fewer test images than the KID subset size every subset was the whole set (kid_std 0)."""
+    from mrisynth.zoo.benchmark import score
+    from mrisynth.zoo.features import DigitsClassifier
+
+    torch.manual_seed(0)
+    clf = DigitsClassifier(size=8, width=4, n_features=8, n_classes=4).eval()
+    real, fake = torch.rand(40, 1, 8, 8) * 2 - 1, torch.rand(40, 1, 8, 8) * 2 - 1
+    assert score(clf, fake, real, kid_subset=200)["kid_std"] > 0
