@@ -13,7 +13,8 @@ def add_parser(subparsers) -> None:
         "zoo",
         help="generative model zoo: list models, train one on digits, evaluate runs (FID/KID/precision/recall)",
         description="The 2D generative model zoo benchmark on scikit-learn's digits (upsampled to 16x16 or 32x32) "
-        "and on axial slices of 3D volumes (the phantom T1s, zoo.phantom_image_size).",
+        "and on axial slices of 3D volumes (the phantom T1s, zoo.phantom_image_size); on the phantom, Pix2Pix and "
+        "CycleGAN translate slices into the same planes of paired target volumes (T1 -> PET, `slices --targets`).",
     )
     sub = parser.add_subparsers(dest="zoo_command", metavar="<zoo command>")
     sub.required = True
