@@ -11,7 +11,7 @@ if config["cohort"] == "phantom":
             truth=directory(str(MANIFEST_DIR / config["phantom"]["truth_dir"])),
         log:
             f"{RESULTS}/logs/phantom.log",
-        threads: workflow.cores  # the first job: nothing else can run while it does
+        threads: 4  # the first job, nothing else can run while it does; capped at --cores
         resources:
             mem_mb=2000,
             runtime=30,
