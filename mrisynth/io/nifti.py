@@ -106,6 +106,12 @@ def load_nifti(path: str | os.PathLike) -> nib.Nifti1Image:
     return out
 
 
+def load_array(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 data, affine) of a checked NIfTI (:func:`load_nifti`)."""
+    img = load_nifti(path)
+    return np.asarray(img.dataobj, dtype=np.float32), np.asarray(img.affine)
+
+
 def save_nifti(
     img_or_array: nib.Nifti1Image | np.ndarray,
     affine: np.ndarray | None,

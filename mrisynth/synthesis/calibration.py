@@ -98,13 +98,6 @@ def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.nda
     return voxel, regions
 
 
-def _load(path):
-    from mrisynth.io.nifti import load_nifti
-
-    img = load_nifti(path)
-    return np.asarray(img.dataobj, dtype=np.float32), np.asarray(img.affine)
-
-
 def _spread_scale(mean_path: Path) -> float:
     """The recalibration factor impute applied (JSON sidecar of the mean image; 1 when absent)."""
     import json
@@ -128,6 +121,7 @@ def _load_samples(path: Path) -> np.ndarray:
 
 def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, models: list[str]):
     """(subject rows, region rows, figure subjects) of one fold."""
+    from mrisynth.io.nifti import load_array
     from mrisynth.synthesis.paths import imputed_pet_path, imputed_samples_path
     from mrisynth.synthesis.subjects import fold_subjects, reference_pet, require_files
 
@@ -140,8 +134,8 @@ def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, m
             continue
         ref_path, kind = found
         require_files([s], "t1", "mask")
-        reference, affine = _load(ref_path)
-        mask = _load(s.paths.mask)[0] > 0
+        reference, affine = load_array(ref_path)
+        mask = load_array(s.paths.mask)[0] > 0
         for model in models:
             where = (results, model, fs.fold, s.participant_id, s.session_id, res_mm)
             samples = _load_samples(imputed_samples_path(*where))
@@ -152,7 +146,7 @@ def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, m
             subjects.append(key | voxel)
             regions += [key | r for r in per_region]
             if sum(f["model"] == model for f in figure) < cfg["synthesis"]["calibration"]["figure_subjects"]:
-                figure.append({"model": model, "id": s.participant_id, "fold": fs.fold, "t1": _load(s.paths.t1)[0],
+                figure.append({"model": model, "id": s.participant_id, "fold": fs.fold, "t1": load_array(s.paths.t1)[0],
                                "ref": reference, "mask": mask, "mean": samples.mean(-1), "sd": samples.std(-1, ddof=1)})
     return subjects, regions, figure
 

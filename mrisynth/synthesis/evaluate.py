@@ -25,13 +25,6 @@ METRICS = ("mae", "psnr", "ssim")
 HIGHER_IS_BETTER = {"mae": False, "psnr": True, "ssim": True, "fid": False, "kid": False}
 
 
-def _load(path) -> tuple[np.ndarray, np.ndarray]:
-    from mrisynth.io.nifti import load_nifti
-
-    img = load_nifti(path)
-    return np.asarray(img.dataobj, dtype=np.float32), np.asarray(img.affine)
-
-
 @dataclass
 class Baselines:
     mean_pet: np.ndarray
@@ -74,15 +67,16 @@ def evaluate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, mo
     from mrisynth.synthesis.features import prepare_volumes, train_encoder
     from mrisynth.synthesis.intensity import IntensityMapping
     from mrisynth.synthesis.paths import imputed_pet_path
+    from mrisynth.io.nifti import load_array
     from mrisynth.synthesis.subjects import fold_subjects, reference_pet, require_files
 
     ec = cfg["synthesis"]["evaluation"]
     res_mm = cfg["preprocess"]["resolution_mm"]
     fs = fold_subjects(results, manifest, split_path, res_mm)
     require_files(fs.train, "t1", "mask", "pet")
-    train_t1 = np.stack([_load(s.paths.t1)[0] for s in fs.train])
-    train_pet = np.stack([_load(s.paths.pet)[0] for s in fs.train])
-    train_mask = np.stack([_load(s.paths.mask)[0] > 0 for s in fs.train])
+    train_t1 = np.stack([load_array(s.paths.t1)[0] for s in fs.train])
+    train_pet = np.stack([load_array(s.paths.pet)[0] for s in fs.train])
+    train_mask = np.stack([load_array(s.paths.mask)[0] > 0 for s in fs.train])
     baselines = Baselines.fit(train_t1, train_pet)
     mapping = IntensityMapping.fit(train_t1, train_pet, train_mask, cfg["synthesis"]["intensity_percentile"])
 
@@ -92,9 +86,9 @@ def evaluate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, mo
             continue
         ref_path, reference = found
         require_files([s], "t1", "mask")
-        ref, affine = _load(ref_path)
-        t1, _ = _load(s.paths.t1)
-        mask = _load(s.paths.mask)[0] > 0
+        ref, affine = load_array(ref_path)
+        t1, _ = load_array(s.paths.t1)
+        mask = load_array(s.paths.mask)[0] > 0
         refs.append(ref)
         subject_preds = {}
         for method in (*models, *BASELINES):
@@ -102,7 +96,7 @@ def evaluate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, mo
                 path = imputed_pet_path(results, method, fs.fold, s.participant_id, s.session_id, res_mm)
                 if not path.exists():
                     raise InputError(f"evaluate-synthesis: imputed PET {path} does not exist (run `mrisynth impute --model {method} --fold {fs.fold}`)")
-                pred, pred_affine = _load(path)
+                pred, pred_affine = load_array(path)
                 if pred.shape != ref.shape or not np.allclose(pred_affine, affine, atol=1e-3):
                     raise InputError(f"evaluate-synthesis: {path} is not on the grid of {ref_path}")
             else:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from mrisynth.errors import InputError
+from mrisynth.io.nifti import load_array
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import predict
 from mrisynth.synthesis.intensity import IntensityMapping
@@ -62,11 +63,9 @@ def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, part
     """One imputation (SUVR array) of one subject, draw ``k``. A generator with a mean + odd noise term
     (``sampler: additive``) draws in antithetic pairs: draws 2j and 2j + 1 share the noise with opposite
     signs, so each pair averages to the mean network's output."""
-    from mrisynth.zoo.nets.noise import antithetic_partner, has_antithetic_pairs
+    from mrisynth.zoo.nets.noise import seeded_draw
 
-    pairs = source == "noise" and has_antithetic_pairs(net)
-    torch.manual_seed(draw_seed(seed, participant, k // 2 if pairs else k))
-    with antithetic_partner(net, pairs and k % 2 == 1):
+    with seeded_draw(net, k, lambda j: draw_seed(seed, participant, j), antithetic=source == "noise"):
         y, method = predict(net, t1, icfg, mc_dropout=source == "dropout")
     return mapping.net_to_pet(y[0, 0], t1[0, 0].cpu()).numpy(), method
 
@@ -84,22 +83,16 @@ def fit_spread_scale(subjects, net, icfg, mapping: IntensityMapping, seed: int, 
     require_files(subjects, "t1", "mask", "pet")
     ref, mean, sd = [], [], []
     for s in subjects:
-        t1 = mapping.t1_to_net(_load(s.paths.t1))[None, None]
+        t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None]
         stack = np.stack([draw(net, t1, icfg, mapping, seed, s.participant_id, k, source)[0] for k in range(samples)], -1)
-        mask = _load(s.paths.mask) > 0
-        ref.append(_load(s.paths.pet)[mask])
+        mask = load_array(s.paths.mask)[0] > 0
+        ref.append(load_array(s.paths.pet)[0][mask])
         mean.append(stack[mask].mean(1))
         sd.append(stack[mask].std(1, ddof=1))
     ref, mean, sd = (np.concatenate(a) for a in (ref, mean, sd))
     c = spread_scale(ref, mean, sd, samples, level)
     return {"spread_scale": c, "fit_subjects": [s.participant_id for s in subjects],
             "raw_validation_coverage": coverage(ref, mean, sd, samples, level), "level": level}
-
-
-def _load(path) -> np.ndarray:
-    from mrisynth.io.nifti import load_nifti
-
-    return np.asarray(load_nifti(path).dataobj, dtype=np.float32)
 
 
 def inverse_formula(mapping: IntensityMapping) -> str:

@@ -17,21 +17,16 @@ import numpy as np
 import torch
 
 from mrisynth.io.atomic import atomic_path, save_figure
+from mrisynth.io.nifti import load_array
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import InferenceConfig, predict
 from mrisynth.synthesis.intensity import IntensityMapping
-from mrisynth.zoo.nets.noise import antithetic_partner, has_antithetic_pairs, is_stochastic
+from mrisynth.zoo.nets.noise import is_stochastic, seeded_draw
 
 log = logging.getLogger(__name__)
 VALIDATION = "validation.csv"
 VALIDATION_DRAWS = 4  # draws averaged per validation subject for a stochastic (noise-injecting) generator
 METRICS = ("psnr", "ssim", "crps")  # validation.csv columns; select_by picks one (CRPS of one draw = MAE)
-
-
-def _load(path) -> np.ndarray:
-    from mrisynth.io.nifti import load_nifti
-
-    return np.asarray(load_nifti(path).dataobj, dtype=np.float32)
 
 
 class Validator:
@@ -61,7 +56,6 @@ class Validator:
 
         net = zoo_models.generator(model)
         n_draws = VALIDATION_DRAWS if is_stochastic(net) else 1
-        pairs = has_antithetic_pairs(net)
         scores, preview = [], None
         for v in self.val:
             # a stochastic generator is scored by the mean of a few seeded draws (what imputation writes),
@@ -69,8 +63,7 @@ class Validator:
             with torch.random.fork_rng(devices=[]):
                 outs = []
                 for k in range(n_draws):  # antithetic pairs where the generator has them (as impute)
-                    torch.manual_seed(k // 2 if pairs else k)
-                    with antithetic_partner(net, pairs and k % 2 == 1):
+                    with seeded_draw(net, k):
                         outs.append(predict(net, v["t1"].to(model.device), self.inference)[0])
             suvr = np.stack([self.mapping.net_to_pet(y[0, 0].cpu(), v["t1"][0, 0]).numpy() for y in outs])
             pet = suvr.mean(0)  # as impute: the mean of the draws in SUVR
@@ -200,7 +193,7 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     sc = cfg["synthesis"]
     fs = fold_subjects(results, manifest, split_path, cfg["preprocess"]["resolution_mm"])
     require_files(fs.train + fs.val, "t1", "mask", "pet")
-    train_arrays = [(_load(s.paths.t1), _load(s.paths.pet), _load(s.paths.mask) > 0) for s in fs.train]
+    train_arrays = [(load_array(s.paths.t1)[0], load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0) for s in fs.train]
     mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"], residual=sc["residual"],
                                    base=sc["residual_base"])
     kwargs = zoo_models.model_kwargs(cfg, model_name)
@@ -216,8 +209,8 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
         pairs = LabelledPairs(pairs, [int(s.diagnosis in POSITIVE) for s in fs.train])
     val = []
     for s in fs.val[: sc["val_subjects"]]:
-        pet, mask = _load(s.paths.pet), _load(s.paths.mask) > 0
-        val.append({"id": s.participant_id, "t1": mapping.t1_to_net(_load(s.paths.t1))[None, None], "pet": pet, "mask": mask})
+        pet, mask = load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0
+        val.append({"id": s.participant_id, "t1": mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None], "pet": pet, "mask": mask})
     validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), select_metric(sc, model_name))
     n_steps = int(steps if steps is not None else per_model(sc, "steps", zoo_models.config_name(model_name)))
     every = int(sc["validate_every"]) or n_steps

@@ -94,6 +94,18 @@ def antithetic_partner(net: nn.Module, partner: bool = True):
             m.sign = 1.0
 
 
+@contextmanager
+def seeded_draw(net: nn.Module, k: int, seed_of=lambda j: j, antithetic: bool = True):
+    """Seed torch for draw ``k`` of ``net`` (run its forward inside the block). With antithetic pairs
+    (``MeanPlusOddNoise``, unless ``antithetic`` is off) draws 2j and 2j + 1 share the seed ``seed_of(j)`` and the
+    odd one is the partner (-eta), so each pair averages to the mean network's output; otherwise draw k is
+    seeded ``seed_of(k)``."""
+    pairs = antithetic and has_antithetic_pairs(net)
+    torch.manual_seed(seed_of(k // 2 if pairs else k))
+    with antithetic_partner(net, pairs and k % 2 == 1):
+        yield net
+
+
 def is_stochastic(net: nn.Module) -> bool:
     """Whether ``net`` injects noise (its forward differs between calls with different torch seeds)."""
     return any(isinstance(m, NoiseConcat) for m in net.modules())
