@@ -256,7 +256,7 @@ def evaluate_runs(run_dirs: list[str | Path], classifiers: dict, n_samples: int 
     missing = sorted({domain(info.get("data", "digits"), info["model"]) for _, info in runs} - set(classifiers))
     if missing:
         raise ValueError(f"no classifier for the {missing} runs")
-    rows, reals = [], {}
+    rows, reals, inputs_scored = [], {}, set()
     for model, info in runs:
         data, name, size, slices = info.get("data", "digits"), info["model"], info["image_size"], info.get("slices")
         key = domain(data, name)
@@ -265,8 +265,8 @@ def evaluate_runs(run_dirs: list[str | Path], classifiers: dict, n_samples: int 
             real = reals[key, size, slices] = domain_images(key, size, "test", slices)
             rows.append({"data": key, "model": "real (train split)", **score(clf, domain_images(key, size, "train", slices), real)})
         real = reals[key, size, slices]
-        if name in TRANSLATION and (key, size, slices, "A") not in reals:
-            reals[key, size, slices, "A"] = True
+        if name in TRANSLATION and (key, size, slices) not in inputs_scored:
+            inputs_scored.add((key, size, slices))
             a, truth, _ = pairs(data, size, "test", slices)
             rows.append({"data": key, "model": "input (A)", **score(clf, a, real, truth=truth)})
         fake, truth = generate(model, name, size, n_samples, 0, data, slices)
