@@ -2,12 +2,17 @@
 # Run `snakemake --cores 2` (default config: the offline phantom cohort) or pass --configfile.
 from snakemake.utils import min_version, validate
 
+from mrisynth.config import check_layout
+
 min_version("9.0")
 
 
 configfile: "configs/demo.yaml"
 
 
+check_layout(
+    config
+)  # an old-layout config: an error naming the new keys, before the schema's
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -1,7 +1,7 @@
 """Cost of one FGAN training step relative to one Pix2Pix step at the same size (not a test).
 
-Both models are built from a config (default ``configs/demo.yaml``): Pix2Pix from ``synthesis.pix2pix``,
-FGAN with the same generator and discriminator plus the DSNet settings of ``synthesis.fgan`` and
+Both models are built from a config (default ``configs/demo.yaml``): Pix2Pix from ``synthesis.models.pix2pix.net``,
+FGAN with the same generator and discriminator plus the DSNet settings of ``synthesis.models.fgan.net`` and
 ``pretrain_steps=0``, ``feature_start=0`` so every timed step is a full joint step: D, G with the
 feature-consistency loss, and the DSNet update) and configured as the pipeline trains them (bf16 autocast
 + channels_last_3d when ``synthesis.fast``). Inputs: one random (MRI, PET, label) volume of ``--size``^3
@@ -27,17 +27,19 @@ import torch  # noqa: E402
 
 
 def build(cfg: dict, name: str):
-    """Pix2Pix from ``synthesis.pix2pix``; FGAN with the SAME generator / discriminator / L1 settings and
-    the FGAN-only keywords (DSNet, feature loss) of ``synthesis.fgan``."""
+    """Pix2Pix from ``synthesis.models.pix2pix.net``; FGAN with the SAME generator / discriminator / L1 settings and
+    the FGAN-only keywords (DSNet, feature loss) of ``synthesis.models.fgan.net``."""
     import inspect
 
     from mrisynth.synthesis import models
     from mrisynth.zoo.models.pix2pix import Pix2Pix
 
-    kwargs = models.model_kwargs(cfg, "pix2pix")
+    from mrisynth.synthesis.settings import model_settings
+
+    kwargs = model_settings(cfg, "pix2pix").kwargs(cfg["seed"])
     if name == "fgan":
         shared = set(inspect.signature(Pix2Pix).parameters)
-        kwargs.update({k: v for k, v in models.model_kwargs(cfg, "fgan").items() if k not in shared}, pretrain_steps=0,
+        kwargs.update({k: v for k, v in model_settings(cfg, "fgan").kwargs(cfg["seed"]).items() if k not in shared}, pretrain_steps=0,
                       feature_start=0)
     fast = bool(cfg["synthesis"]["fast"])
     return models.build(name, kwargs).configure(amp=fast, channels_last_3d=fast)
@@ -45,7 +47,7 @@ def build(cfg: dict, name: str):
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/demo.yaml", help="config whose synthesis.pix2pix / synthesis.fgan are used")
+    p.add_argument("--config", default="configs/demo.yaml", help="config whose synthesis.models.pix2pix / fgan nets are used")
     p.add_argument("--size", type=int, default=64, help="cubic input side in voxels (a multiple of the U-Net's 2**num_downs)")
     p.add_argument("--steps", type=int, default=10, help="timed steps per model (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per model first")

@@ -55,10 +55,13 @@ def main() -> None:
     print(f"{args.config}: batch {batch}, {k} folds; probe {args.probe}^3; assumed {args.tflops:g} TFLOP/s "
           "sustained. ESTIMATES from CPU FLOP counts, not GPU measurements.")
     total = 0.0
-    for name in sc["models"]:
-        side, steps = int(sc["patch_size"][name]), int(sc["steps"][name])
+    from mrisynth.synthesis.settings import configured_models, model_settings
+
+    for name in configured_models(cfg):
+        settings = model_settings(cfg, name)
+        side, steps = settings.patch_size, settings.steps
         scale = (side / args.probe) ** 3 * batch
-        flops, saved, params = measure_step(name, zoo_models.model_kwargs(cfg, name), args.probe)
+        flops, saved, params = measure_step(name, settings.kwargs(cfg["seed"]), args.probe)
         step_flops = flops * scale
         hours = steps * step_flops / (args.tflops * 1e12) / 3600
         memory_gib = (params * 4 * 4 + saved * scale) / 2**30

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/demo.yaml", help="config whose synthesis.pix2pix is used")
+    p.add_argument("--config", default="configs/demo.yaml", help="config whose synthesis.models.pix2pix.net is used")
     p.add_argument("--size", type=int, default=64, help="cubic input side (the demo's 3 mm volume pads to 64^3)")
     p.add_argument("--steps", type=int, default=6, help="timed training steps per variant")
     p.add_argument("--k", type=int, default=10, help="draws per subject")
@@ -39,7 +39,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     fast = bool(cfg["synthesis"]["fast"])
-    base = {**models.model_kwargs(cfg, "pix2pix"), "noise": "none", "diversity": "none"}
+    from mrisynth.synthesis.settings import model_settings
+
+    base = {**model_settings(cfg, "pix2pix").kwargs(cfg["seed"]), "noise": "none", "diversity": "none"}
     variants = {"deterministic": base, "noise+energy": {**base, "noise": "layers", "noise_channels": 1, "diversity": "energy",
                                                         "use_dropout": False}}
     nets = {k: models.build("pix2pix", kw).configure(amp=fast, channels_last_3d=fast) for k, kw in variants.items()}

@@ -19,21 +19,21 @@ from mrisynth import __version__
 from mrisynth.errors import InputError
 
 COMMANDS: dict[str, str] = {
-    "phantom": "mrisynth.phantom.cli:add_parser",
-    "validate": "mrisynth.io.manifest:add_validate_command",
-    "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
-    "preprocess": "mrisynth.preprocess.cli:add_preprocess",
-    "qc-summary": "mrisynth.preprocess.cli:add_qc_summary",
-    "split": "mrisynth.classify.commands:add_split",
+    "phantom": "mrisynth.phantom.commands:add_parser",
+    "validate": "mrisynth.cohort.commands:add_validate",
+    "cohort-report": "mrisynth.report.commands:add_cohort_report",
+    "preprocess": "mrisynth.preprocess.commands:add_preprocess",
+    "qc-summary": "mrisynth.preprocess.commands:add_qc_summary",
+    "split": "mrisynth.cohort.commands:add_split",
     "landmarks": "mrisynth.classify.commands:add_landmarks",
     "classify": "mrisynth.classify.commands:add_classify",
     "train-synthesis": "mrisynth.synthesis.commands:add_train",
     "impute": "mrisynth.synthesis.commands:add_impute",
     "evaluate-synthesis": "mrisynth.synthesis.commands:add_evaluate",
-    "calibrate-synthesis": "mrisynth.synthesis.calibration:add_command",
+    "calibrate-synthesis": "mrisynth.synthesis.commands:add_calibrate",
     "summarize": "mrisynth.classify.commands:add_summarize",
-    "report": "mrisynth.report.index:add_report",
-    "zoo": "mrisynth.zoo.command:add_parser",
+    "report": "mrisynth.report.commands:add_report",
+    "zoo": "mrisynth.zoo_bench.commands:add_parser",
 }
 
 

@@ -44,8 +44,33 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
+#: keys of the config layout before one section per model, and where each now lives
+LEGACY_KEYS = {
+    "steps": "synthesis.models.<model>.steps",
+    "patch_size": "synthesis.models.<model>.patch_size",
+    "select_by": "synthesis.models.<model>.select_by",
+    "samples": "synthesis.models.<model>.samples",
+    "pix2pix": "synthesis.models.pix2pix.net",
+    "cyclegan": "synthesis.models.cyclegan.net",
+    "fgan": "synthesis.models.fgan.net",
+}
+
+
+def check_layout(config: dict, source: str = "config") -> None:
+    """InputError naming the new key for each key of the old per-key-map layout (``synthesis.steps: {...}``,
+    ``synthesis.models: [...]``), so an old config fails with what to change instead of a schema message."""
+    sc = config.get("synthesis") or {}
+    problems = [f"synthesis.{old} is now {new}" for old, new in LEGACY_KEYS.items() if old in sc]
+    if isinstance(sc.get("models"), list):
+        problems.insert(0, "synthesis.models is now a mapping, one section per model: "
+                           f"{{{', '.join(f'{m}: {{...}}' for m in sc['models'])}}}")
+    if problems:
+        raise InputError(f"{source}: synthesis settings in the old layout (see configs/demo.yaml for the new one)", problems)
+
+
 def validate_config(config: dict, source: str = "config") -> dict:
     """Validate ``config`` in place against the config schema, filling defaults; return it."""
+    check_layout(config, source)
     schema = load_schema("config.schema.yaml")
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.path))
     if errors:

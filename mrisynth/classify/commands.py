@@ -1,4 +1,4 @@
-"""CLI commands of the diagnosis stage: ``split``, ``landmarks``, ``classify``, ``summarize``."""
+"""CLI commands of the diagnosis stage: ``landmarks``, ``classify``, ``summarize``."""
 
 from __future__ import annotations
 
@@ -7,37 +7,6 @@ import argparse
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="YAML config (default: schema defaults)")
-
-
-def add_split(sub) -> None:
-    p = sub.add_parser("split", help="subject-level stratified k-fold train/val/test splits, one JSON per fold")
-    p.add_argument("--manifest", required=True, help="validated manifest CSV (results/manifest/manifest.csv)")
-    p.add_argument("--out-dir", required=True, help="folder for fold-<k>.json (k = 0..K-1)")
-    p.add_argument("--qc-summary", default=None,
-                   help="preprocessing QC summary JSON: participants it marks excluded are left out of every fold")
-    _config_arg(p)
-    p.set_defaults(func=run_split)
-
-
-def run_split(args) -> int:
-    import pandas as pd
-
-    from mrisynth.classify.splits import write_splits
-    from mrisynth.config import load_config
-
-    cfg = load_config(args.config)
-    sc = cfg["split"]
-    exclude = set()
-    if args.qc_summary:
-        from mrisynth.preprocess.outputs import strip_prefix
-        from mrisynth.preprocess.qc import excluded_subjects
-
-        dropped = {strip_prefix(p, "sub") for p, _ in excluded_subjects(args.qc_summary)}
-        manifest = pd.read_csv(args.manifest, dtype=str)
-        exclude = {p for p in manifest["participant_id"] if strip_prefix(p, "sub") in dropped}
-    paths = write_splits(args.manifest, args.out_dir, sc["k"], cfg["seed"], sc["val_fraction"], sc["stratify_pet"], exclude)
-    print(f"wrote {len(paths)} folds to {args.out_dir}")
-    return 0
 
 
 def _common_paths(p: argparse.ArgumentParser) -> None:
@@ -68,9 +37,10 @@ def add_landmarks(sub) -> None:
 def run_landmarks(args) -> int:
     import numpy as np
 
-    from mrisynth.classify.data import load_stack, read_cohort, subject_images
+    from mrisynth.classify.data import load_stack, subject_images
+    from mrisynth.cohort.table import read_cohort
     from mrisynth.classify.landmarks import detect_landmarks, plot_landmarks
-    from mrisynth.classify.splits import load_split
+    from mrisynth.cohort.splits import load_split
     from mrisynth.config import load_config
     from mrisynth.errors import InputError
     from mrisynth.io.atomic import atomic_dir

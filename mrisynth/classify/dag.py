@@ -1,34 +1,27 @@
-"""File lists for the Snakemake rules of the diagnosis stage (kept here so the rule files hold rules only)."""
+"""Inputs and targets of the diagnosis-stage rules (workflow/rules/classify.smk holds only the rules)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mrisynth.classify.scenarios import IMPUTED_PREFIX, MULTI_PREFIX
+from mrisynth.cohort.subjects import CohortSubject
 
 
-def preprocessed(results: str, rows: list[dict], resolution_mm: float) -> list[tuple]:
-    """(SubjectPaths, has PET) for every manifest row."""
-    from mrisynth.preprocess.outputs import subject_paths
-
-    return [(subject_paths(results, r["participant_id"], r["session_id"], resolution_mm),
-             bool((r.get("pet") or "").strip())) for r in rows]
-
-
-def image_inputs(subjects: list[tuple], kind: str) -> list[str]:
+def image_inputs(subjects: list[CohortSubject], kind: str) -> list[str]:
     """Preprocessed ``t1`` or ``mask`` of every subject."""
-    return [str(getattr(p, kind)) for p, _ in subjects]
+    return [str(getattr(s.paths, kind)) for s in subjects]
 
 
-def scenario_inputs(scenario: str, fold: int, results: str, subjects: list[tuple]) -> list[str]:
+def scenario_inputs(scenario: str, fold: int, results: str, subjects: list[CohortSubject]) -> list[str]:
     """Images a scenario reads besides the T1: real PET, hidden true PET, or a model's imputation table."""
     from mrisynth.synthesis.paths import imputation_done
 
     if scenario == "mri_only":
         return []
-    files = [str(p.pet) for p, has in subjects if has]
+    files = [str(s.paths.pet) for s in subjects if s.has_pet]
     if scenario == "mri+true_pet":
-        files += [str(p.truth_pet) for p, has in subjects if not has]
+        files += [str(s.paths.truth_pet) for s in subjects if not s.has_pet]
     if scenario.startswith(IMPUTED_PREFIX):
         files.append(str(imputation_done(results, scenario[len(IMPUTED_PREFIX):], fold)))
     if scenario.startswith(MULTI_PREFIX):
@@ -42,3 +35,12 @@ def prediction_files(results: str, classifiers: list[str], scenarios: list[str],
     return [str(Path(results) / "classify" / c / s / f"fold-{k}" / "predictions.csv")
             for c in classifiers for s in scenarios for k in folds
             if not s.startswith(MULTI_PREFIX) or c in MULTI_CLASSIFIERS]  # K CNN trainings would cost K x
+
+
+def summary_dir(results: str | Path) -> Path:
+    return Path(results) / "summary"
+
+
+def targets(config: dict, results: str) -> list[str]:
+    """The scenario table (which needs every classifier's predictions on every scenario and fold)."""
+    return [str(summary_dir(results) / "scenarios.csv")]

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mrisynth.classify.data import in_population, load_stack, read_cohort, subject_images
+from mrisynth.classify.data import in_population, load_stack, subject_images
 from mrisynth.classify.scenarios import MEAN, MULTI_PREFIX, ZERO, pet_plan
-from mrisynth.classify.splits import load_split
+from mrisynth.cohort.splits import load_split
+from mrisynth.cohort.table import read_cohort
 from mrisynth.errors import InputError
 from mrisynth.io.atomic import atomic_path, write_text
 

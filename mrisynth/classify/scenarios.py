@@ -9,7 +9,7 @@
   ``results/preprocess_truth/``) elsewhere: the upper bound of what imputation could give.
 - ``mri+imputed_<model>``: real PET where present, the PET that synthesis model imputed (in this fold,
   never trained on test subjects) elsewhere.
-- ``mri+multi_imputed_<model>`` (models with ``synthesis.samples`` >= 2): as above with each of the K
+- ``mri+multi_imputed_<model>`` (models with ``synthesis.models.<model>.samples`` >= 2): as above with each of the K
   imputed draws in turn, pooled with Rubin's rules (:mod:`mrisynth.classify.multiple`; regional classifier).
 
 Every scenario except ``mri+real_pet`` uses the same training, validation and test subjects.
@@ -31,19 +31,14 @@ MULTI_PREFIX = "mri+multi_imputed_"
 ZERO, MEAN = "zero", "mean"
 
 
-def synthesis_models(cfg: dict) -> list[str]:
-    """Names of the synthesis models the config trains (a list of names, or a mapping name -> settings)."""
-    models = cfg.get("synthesis", {}).get("models", [])
-    return list(models.keys()) if isinstance(models, dict) else list(models)
-
-
 def scenario_names(cfg: dict) -> list[str]:
     """The scenarios the pipeline runs: the configured base ones (``mri+true_pet`` only for the phantom)
-    and one imputed scenario per synthesis model."""
+    and one imputed scenario per synthesis model (+ a multiply imputed one per model with K >= 2 draws)."""
+    from mrisynth.synthesis.settings import configured_models, sampled_models
+
     names = [s for s in cfg["classify"]["scenarios"] if s != "mri+true_pet" or cfg["cohort"] == "phantom"]
-    samples = cfg.get("synthesis", {}).get("samples", {})
-    multi = [MULTI_PREFIX + m for m in synthesis_models(cfg) if int(samples.get(m, 0)) >= 2]
-    return names + [IMPUTED_PREFIX + m for m in synthesis_models(cfg)] + multi
+    multi = [MULTI_PREFIX + m for m in sampled_models(cfg)]
+    return names + [IMPUTED_PREFIX + m for m in configured_models(cfg)] + multi
 
 
 def imputed_pet(results: str | Path, model: str, fold: int, participant: str, session: str, resolution_mm: float) -> Path:

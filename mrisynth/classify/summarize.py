@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mrisynth.classify.data import TASKS
+from mrisynth.cohort.table import TASKS
 from mrisynth.classify.multiple import comparison_table, is_multi, pooled_row
 from mrisynth.classify.multiple import markdown as multiple_markdown
 from mrisynth.errors import InputError

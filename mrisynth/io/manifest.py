@@ -10,7 +10,6 @@ as text, ``age`` as float, and absolute ``t1w`` / ``pet`` paths; ``pet`` is ``""
 
 from __future__ import annotations
 
-import argparse
 import csv
 import math
 import os
@@ -203,30 +202,3 @@ def write_manifest(table: pd.DataFrame, out: str | os.PathLike) -> Path:
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.10g")
     return out
-
-
-def add_validate_command(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="check a cohort manifest and every file it names; write the normalised table",
-        description="Check the manifest against workflow/schemas/manifest.schema.yaml and every NIfTI file it "
-        "names (exists, readable, 3D, finite, sane affine and voxel sizes, not blank). Every problem is "
-        "reported at once, one line each; on any problem the exit code is 2 and nothing is written.",
-    )
-    parser.add_argument("--manifest", required=True, type=Path,
-                        help="CSV with columns " + ", ".join(COLUMNS) + "; paths relative to its folder or absolute")
-    parser.add_argument("--out", type=Path,
-                        help="where to write the normalised manifest (absolute paths, typed columns); "
-                        "omit to only check")
-    parser.set_defaults(func=_run_validate)
-
-
-def _run_validate(args: argparse.Namespace) -> int:
-    table = read_manifest(args.manifest)
-    counts = ", ".join(f"{dx} {int((table['diagnosis'] == dx).sum())}" for dx in DIAGNOSES)
-    n_pet = int((table["pet"] != "").sum())
-    print(f"manifest {args.manifest}: OK, {len(table)} rows ({counts}; {n_pet} with PET)")
-    if args.out is not None:
-        write_manifest(table, args.out)
-        print(f"wrote {args.out}")
-    return 0

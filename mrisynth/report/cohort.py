@@ -6,7 +6,6 @@ their own ``Section`` objects to the same page.
 
 from __future__ import annotations
 
-import argparse
 import io
 from pathlib import Path
 
@@ -146,24 +145,3 @@ def write_cohort_report(manifest: str | Path, html_path: str | Path, mosaic_path
         tmp.write_bytes(mosaic)
     page = render_page("mrisynth: cohort", cohort_sections(table, mosaic), subtitle=f"Manifest: {manifest}")
     write_text(html_path, page)
-
-
-def add_cohort_report_command(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "cohort-report",
-        help="HTML page with the cohort table and a mosaic of raw T1 / PET mid-slices",
-        description="Summarise a validated manifest: sessions per diagnosis and site, age, sex, PET "
-        "availability, and raw T1 / PET mid-slices of one subject per diagnosis. The HTML is self-contained "
-        "(the mosaic is embedded) and the mosaic is also written as a PNG.",
-    )
-    parser.add_argument("--manifest", required=True, type=Path,
-                        help="validated manifest (the output of `mrisynth validate --out`)")
-    parser.add_argument("--html", required=True, type=Path, help="where to write the HTML page")
-    parser.add_argument("--mosaic", required=True, type=Path, help="where to write the mosaic PNG")
-    parser.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    write_cohort_report(args.manifest, args.html, args.mosaic)
-    print(f"wrote {args.html} and {args.mosaic}")
-    return 0

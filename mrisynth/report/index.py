@@ -9,7 +9,6 @@ produced its files says so instead of failing, so the page also works for partia
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -174,23 +173,3 @@ def build_report(results: str | Path) -> str:
                 *scenario_sections(results), landmark_section(results), *filter(None, [dsnet_section(results)]),
                 time_section(results)]
     return render_page("mrisynth report", sections, subtitle=f"Results folder: {results.resolve()}")
-
-
-def add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="results/report/index.html: cohort, QC, synthesis, scenario table, ROC, landmarks, time",
-                       description="Gather every stage's tables and figures into one self-contained HTML page.")
-    p.add_argument("--results", default=None, help="results folder (default: the config's `results`)")
-    p.add_argument("--out", default=None, help="HTML file (default: <results>/report/index.html)")
-    p.add_argument("--config", default=None, help="YAML config (default: schema defaults)")
-    p.set_defaults(func=_run)
-
-
-def _run(args) -> int:
-    from mrisynth.config import load_config
-    from mrisynth.io.atomic import write_text
-
-    results = Path(args.results or load_config(args.config)["results"])
-    out = Path(args.out or results / "report" / "index.html")
-    write_text(out, build_report(results))
-    print(f"wrote {out}")
-    return 0

@@ -23,52 +23,12 @@ fig-uncertainty-<model>.png (mean / sd / |error| mid slices of a few subjects).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from mrisynth.errors import InputError
-
-
-def interval_half_width(sd: np.ndarray, k: int, level: float) -> np.ndarray:
-    """Half width of the central ``level`` predictive interval for a new draw, from K draws' sd."""
-    return stats.t.ppf(0.5 + level / 2, k - 1) * np.asarray(sd) * np.sqrt(1 + 1 / k)
-
-
-def coverage(reference: np.ndarray, mean: np.ndarray, sd: np.ndarray, k: int, level: float) -> float:
-    """Fraction of ``reference`` values inside their predictive intervals (all arrays the same shape)."""
-    return float(np.mean(np.abs(reference - mean) <= interval_half_width(sd, k, level)))
-
-
-def crps(draws: np.ndarray, reference: np.ndarray) -> float:
-    """Sample CRPS (energy score in 1D, lower is better), averaged over values: mean_i |x_i - y| minus
-    sum_{i != j} |x_i - x_j| / (2 n (n - 1)) (the unbiased "fair" form); ``draws`` is (n, *reference.shape). One
-    draw: the MAE."""
-    draws = np.asarray(draws, dtype=np.float64)
-    n = len(draws)
-    score = np.abs(draws - reference).mean(0)
-    if n > 1:
-        score = score - sum(np.abs(draws[i] - draws[j]) for i in range(n) for j in range(i + 1, n)) / (n * (n - 1))
-    return float(score.mean())
-
-
-def spread_scale(reference: np.ndarray, mean: np.ndarray, sd: np.ndarray, k: int, level: float) -> float:
-    """The factor c on the draws' deviations from their mean (sd -> c sd) for which a fraction ``level`` of
-    ``reference`` lies inside the predictive intervals: the ``level`` quantile of |reference - mean| / half width
-    (post-hoc recalibration as Kuleshov et al. 2018; fit on validation subjects, never test)."""
-    z = np.abs(np.ravel(reference) - np.ravel(mean)) / np.maximum(interval_half_width(np.ravel(sd), k, level), 1e-12)
-    return float(np.quantile(z, level))
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation; NaN when either side is constant."""
-    a, b = np.ravel(a), np.ravel(b)
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(stats.spearmanr(a, b).statistic)
+from mrisynth.metrics.calibration import coverage, interval_half_width, spearman
 
 
 def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.ndarray, affine: np.ndarray,
@@ -220,7 +180,7 @@ def calibrate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path],
     from mrisynth.io.atomic import atomic_dir
 
     if not models:
-        raise InputError("calibrate-synthesis: no model with synthesis.samples >= 2 (nothing to calibrate)")
+        raise InputError("calibrate-synthesis: no model with synthesis.models.<model>.samples >= 2 (nothing to calibrate)")
     subjects, regions, shown = [], [], []
     for split_path in tqdm(split_paths, desc="calibrate folds", disable=not progress):
         s, r, f = calibrate_fold(cfg, results, manifest, split_path, models)
@@ -238,38 +198,3 @@ def calibrate(cfg: dict, results: Path, manifest: Path, split_paths: list[Path],
         for model in models:
             figure(model, [f for f in shown if f["model"] == model][:n_fig], tmp / f"fig-uncertainty-{model}.png")
     return summary
-
-
-def sampled_models(cfg: dict) -> list[str]:
-    """The configured synthesis models imputed with K >= 2 draws."""
-    samples = cfg["synthesis"]["samples"]
-    return [m for m in cfg["synthesis"]["models"] if int(samples.get(m, 0)) >= 2]
-
-
-def add_command(sub) -> None:
-    p = sub.add_parser("calibrate-synthesis", help="coverage and sd-error correlation of the multiple imputations on test subjects",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", nargs="+", default=None, help="models (default: those with synthesis.samples >= 2)")
-    p.add_argument("--folds", type=int, nargs="+", default=None, help="folds (default: 0..split.k-1)")
-    p.add_argument("--out-dir", default=None, help="output folder (default: <results>/synthesis/calibration)")
-    p.add_argument("--config", default=None, help="YAML config (default: schema defaults)")
-    p.add_argument("--results", default=None, help="results folder (default: the config's `results`)")
-    p.add_argument("--manifest", default=None, help="validated manifest (default: <results>/manifest/manifest.csv)")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from mrisynth.config import load_config
-    from mrisynth.synthesis.paths import calibration_dir
-
-    cfg = load_config(args.config)
-    results = Path(args.results or cfg["results"])
-    manifest = Path(args.manifest or results / "manifest" / "manifest.csv")
-    folds = args.folds if args.folds is not None else list(range(cfg["split"]["k"]))
-    out = Path(args.out_dir or calibration_dir(results))
-    summary = calibrate(cfg, results, manifest, [results / "splits" / f"fold-{f}.json" for f in folds],
-                        args.models or sampled_models(cfg), out, not args.no_progress)
-    print(summary[["model", "k", "n_subjects", "voxel_coverage", "voxel_spearman", "region_coverage", "region_spearman"]].to_string(index=False))
-    print(f"-> {out}")
-    return 0

@@ -15,7 +15,7 @@ Per subject (:mod:`mrisynth.synthesis.paths`):
 
 Recalibration (``synthesis.calibration.recalibrate``): before imputing, the same K draws are made for the
 fold's VALIDATION subjects with real PET, and one factor c is fit so that ``level`` of their brain voxels lie
-in the predictive intervals (:func:`mrisynth.synthesis.calibration.spread_scale`); every imputed subject's
+in the predictive intervals (:func:`mrisynth.metrics.calibration.spread_scale`); every imputed subject's
 draws are then ``mean + c (draw - mean)`` (mean unchanged, sd times c). c is in the JSON sidecar
 (``spread_scale``; 1 without recalibration), so the raw draws' calibration can still be reported.
 """
@@ -36,6 +36,7 @@ from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.inference import predict
 from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.paths import imputed_pet_path, imputed_samples_path, imputed_sd_path
+from mrisynth.synthesis.settings import ModelSettings
 
 SOURCES = ("noise", "dropout")
 
@@ -73,7 +74,7 @@ def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, part
 def fit_spread_scale(subjects, net, icfg, mapping: IntensityMapping, seed: int, samples: int, source: str,
                      level: float) -> dict:
     """Recalibration factor c of the draws, fit on ``subjects`` (the fold's validation subjects with real PET)."""
-    from mrisynth.synthesis.calibration import coverage, spread_scale
+    from mrisynth.metrics.calibration import coverage, spread_scale
     from mrisynth.synthesis.subjects import require_files
 
     subjects = [s for s in subjects if s.has_pet]
@@ -110,20 +111,26 @@ def read_best(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def impute_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_path: Path, checkpoint: Path,
-                out_dir: Path, table: Path, progress: bool = True, samples: int = 0, source: str = "noise") -> list[dict]:
+def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path, fold: int,
+                checkpoint: Path | None = None, progress: bool = True, source: str = "noise") -> list[dict]:
     """Write ``..._desc-synth<model>_pet.nii.gz`` (+ JSON sidecar) for each subject to impute, all at once
-    (``out_dir`` is replaced atomically), and a TSV listing them; with ``samples`` = K >= 2 also the sd and
-    the K draws (module docstring)."""
+    (the fold's ``imputed/`` folder is replaced atomically), and ``imputed.tsv`` listing them; with
+    ``settings.samples`` = K >= 2 also the sd and the K draws (module docstring). ``checkpoint``: default
+    the fold's ``best.pt``."""
     from tqdm.auto import tqdm
 
+    from mrisynth.cohort.splits import split_path
     from mrisynth.io.atomic import atomic_dir, atomic_path
     from mrisynth.io.nifti import load_nifti, save_nifti
+    from mrisynth.synthesis import paths
     from mrisynth.synthesis.subjects import fold_subjects, require_files
     from mrisynth.synthesis.train import inference_config
 
+    model_name, samples = settings.name, settings.samples
+    checkpoint = Path(checkpoint or paths.best_checkpoint(results, model_name, fold))
+    out_dir, table = paths.imputed_dir(results, model_name, fold), paths.imputation_done(results, model_name, fold)
     res_mm = cfg["preprocess"]["resolution_mm"]
-    fs = fold_subjects(results, manifest, split_path, res_mm)
+    fs = fold_subjects(results, manifest, split_path(results, fold), res_mm)
     require_files(fs.impute, "t1")
     best = read_best(checkpoint)
     if best["model"] != model_name:

@@ -1,37 +1,17 @@
-"""The zoo's Pix2Pix and CycleGAN and the FGAN (+ its ablation), built in 3D from the config, and the
-MRI -> PET generator of each."""
+"""The zoo's Pix2Pix and CycleGAN and the FGAN (+ its ablation), built in 3D from their settings
+(:mod:`mrisynth.synthesis.settings`), and the MRI -> PET generator of each."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-MODELS = ("pix2pix", "cyclegan", "fgan", "fgan_nofc")
-#: ablations: model name -> (the model whose config section, steps and patch size it uses, keyword overrides)
-ABLATIONS = {"fgan_nofc": ("fgan", {"feature_weight": 0.0})}
-
-
-def config_name(name: str) -> str:
-    """The ``synthesis.<section>`` / steps / patch_size key of model ``name`` (an ablation's base model)."""
-    return ABLATIONS[name][0] if name in ABLATIONS else name
-
-
-def uses_labels(name: str) -> bool:
-    """Whether training batches carry the diagnosis label (FGAN's DSNet)."""
-    return config_name(name) == "fgan"
-
-
-def model_kwargs(cfg: dict, name: str) -> dict:
-    """Constructor keywords of the zoo model ``name`` from the config's ``synthesis.<name>`` section."""
-    if name not in MODELS:
-        raise ValueError(f"unknown synthesis model {name!r}; known: {', '.join(MODELS)}")
-    overrides = ABLATIONS[name][1] if name in ABLATIONS else {}
-    return {"lr": float(cfg["synthesis"]["lr"]), **cfg["synthesis"][config_name(name)], **overrides,
-            "spatial_dims": 3, "seed": int(cfg["seed"])}
-
 
 def model_class(name: str) -> type:
-    """The zoo class (imported directly: the synthesis stage needs no other zoo model to import)."""
+    """The class of model ``name`` (zoo classes imported directly: the synthesis stage needs no other zoo model)."""
+    from mrisynth.synthesis.settings import ABLATIONS
+
+    name = ABLATIONS[name][0] if name in ABLATIONS else name
     if name == "pix2pix":
         from mrisynth.zoo.models.pix2pix import Pix2Pix
 
@@ -40,11 +20,11 @@ def model_class(name: str) -> type:
         from mrisynth.zoo.models.cyclegan import CycleGAN
 
         return CycleGAN
-    if name in ("fgan", "fgan_nofc"):
+    if name == "fgan":
         from mrisynth.synthesis.fgan import FGAN
 
         return FGAN
-    raise ValueError(f"unknown synthesis model {name!r}; known: {', '.join(MODELS)}")
+    raise ValueError(f"unknown synthesis model {name!r}")
 
 
 def build(name: str, kwargs: dict):

@@ -2,7 +2,8 @@
 :func:`imputed_pet_path` too, so writer and reader cannot disagree).
 
 ``<results>/synthesis/<model>/fold-<k>/``
-    ``train/``        trainer checkpoint, losses.csv, validation.csv, samples/*.png
+    ``train/``        trainer checkpoint, losses.csv, validation.csv, validation.png, samples/*.png
+    ``cache/``        with ``synthesis.cache: disk``, the MONAI PersistentDataset of the training volumes
     ``best.pt``       generator weights of the best validation step + the intensity mapping
     ``imputed/``      ``sub-<id>_ses-<s>_trc-FDG_space-<T>_res-<r>_desc-synth<model>_pet.nii.gz`` (+ .json)
                       with K samples (``impute --samples K``): that file is the mean of the K draws, and
@@ -27,6 +28,10 @@ def fold_dir(results: str | Path, model: str, fold: int) -> Path:
 
 def train_dir(results: str | Path, model: str, fold: int) -> Path:
     return fold_dir(results, model, fold) / "train"
+
+
+def cache_dir(results: str | Path, model: str, fold: int) -> Path:
+    return fold_dir(results, model, fold) / "cache"
 
 
 def best_checkpoint(results: str | Path, model: str, fold: int) -> Path:

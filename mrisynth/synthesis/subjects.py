@@ -45,8 +45,8 @@ class FoldSubjects:
 
 def fold_subjects(results: str | Path, manifest: str | Path, split_path: str | Path, resolution_mm: float) -> FoldSubjects:
     """Subjects of one fold, from the validated manifest and the fold file (``load_split`` checks leaks)."""
-    from mrisynth.classify.data import read_cohort
-    from mrisynth.classify.splits import load_split
+    from mrisynth.cohort.table import read_cohort
+    from mrisynth.cohort.splits import load_split
     from mrisynth.preprocess.outputs import subject_paths
 
     split = load_split(split_path)

@@ -1,10 +1,12 @@
-"""``train-synthesis``: one zoo model (Pix2Pix or CycleGAN), one fold, with the zoo's one trainer.
+"""``train-synthesis``: one synthesis model (Pix2Pix, CycleGAN, FGAN or its ablation), one fold, with the
+zoo's one trainer.
 
 The trainer owns the loop, checkpoints, bit-exact resume, AMP / channels_last_3d, loss CSV and progress.
-This module adds, through the trainer's periodic sample callback: a validation PSNR / SSIM curve on the
-fold's validation subjects (whole-volume inference, SUVR, brain mask), PNGs of mid-slices (MRI, real PET,
-synthetic PET) and ``best.pt``: the generator of the best validation step together with the intensity
-mapping and what is needed to rebuild it.
+This module adds, through the trainer's periodic sample callback: a validation PSNR / SSIM / CRPS curve on
+the fold's validation subjects (whole-volume inference, SUVR, brain mask), PNGs of mid-slices (MRI, real
+PET, synthetic PET) and ``best.pt``: the generator of the validation step best by the model's
+``select_by``, together with the intensity mapping and what is needed to rebuild it. Every file name comes
+from :mod:`mrisynth.synthesis.paths`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import torch
 from mrisynth.io.atomic import atomic_path, save_figure
 from mrisynth.io.nifti import load_array
 from mrisynth.synthesis import models as zoo_models
+from mrisynth.synthesis import paths
 from mrisynth.synthesis.inference import InferenceConfig, predict
 from mrisynth.synthesis.intensity import IntensityMapping
+from mrisynth.synthesis.settings import ModelSettings
 from mrisynth.zoo.nets.noise import is_stochastic, seeded_draw
 
 log = logging.getLogger(__name__)
@@ -32,17 +36,17 @@ METRICS = ("psnr", "ssim", "crps")  # validation.csv columns; select_by picks on
 class Validator:
     """Trainer sample callback: validation metrics, a PNG, and best-checkpoint selection (by ``select_by``)."""
 
-    def __init__(self, name: str, kwargs: dict, mapping: IntensityMapping, val: list[dict], out: Path,
-                 inference: InferenceConfig, select_by: str = "ssim"):
+    def __init__(self, name: str, kwargs: dict, mapping: IntensityMapping, val: list[dict], train_dir: Path,
+                 best_path: Path, inference: InferenceConfig, select_by: str = "ssim"):
         self.name, self.kwargs, self.mapping = name, kwargs, mapping
         self.val = val  # [{"id", "t1" (net range tensor 1,1,X,Y,Z), "pet" (SUVR array), "mask"}]
-        self.out = Path(out)
+        self.train_dir, self.best_path = Path(train_dir), Path(best_path)
         self.inference = inference
         self.select_by = select_by
 
     @property
     def csv_path(self) -> Path:
-        return self.out / "train" / VALIDATION
+        return self.train_dir / VALIDATION
 
     def rows(self) -> list[dict]:
         if not self.csv_path.exists():
@@ -52,7 +56,7 @@ class Validator:
 
     def __call__(self, model, step: int, folder: Path, n: int) -> None:
         from mrisynth.metrics.image import psnr, ssim
-        from mrisynth.synthesis.calibration import crps
+        from mrisynth.metrics.calibration import crps
 
         net = zoo_models.generator(model)
         n_draws = VALIDATION_DRAWS if is_stochastic(net) else 1
@@ -82,7 +86,7 @@ class Validator:
                 writer = csv.DictWriter(fh, fieldnames=["step", *METRICS])
                 writer.writeheader()
                 writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
-            plot_curve(rows, self.out / "train" / "validation.png", f"{self.name}: validation on {len(self.val)} subject(s)")
+            plot_curve(rows, self.train_dir / "validation.png", f"{self.name}: validation on {len(self.val)} subject(s)")
             if sign * row[self.select_by] > best_before:
                 self.save_best(model, step, row)
             save_slices(preview[0], preview[1], folder / f"step-{step:07d}.png", f"{self.name} step {step}: "
@@ -96,7 +100,7 @@ class Validator:
         ckpt = {"model": self.name, "kwargs": self.kwargs, "generator": state, "mapping": self.mapping.to_dict(),
                 "multiple": self.inference.multiple, "step": step, "val_psnr": row["psnr"], "val_ssim": row["ssim"],
                 "val_crps": row["crps"]}
-        with atomic_path(self.out / "best.pt") as tmp:
+        with atomic_path(self.best_path) as tmp:
             torch.save(ckpt, tmp)
 
 
@@ -136,21 +140,6 @@ def save_slices(v: dict, pet: np.ndarray, path: Path, title: str) -> None:
     save_figure(fig, path)
 
 
-def per_model(sc: dict, key: str, model_name: str) -> int:
-    """``synthesis.<key>.<model>`` (steps, patch_size), or an InputError naming the missing entry."""
-    from mrisynth.errors import InputError
-
-    if model_name not in sc[key]:
-        raise InputError(f"config synthesis.{key} has no entry for {model_name} (has {sorted(sc[key])})")
-    return int(sc[key][model_name])
-
-
-def select_metric(sc: dict, model_name: str) -> str:
-    """``synthesis.select_by``: one metric for every model, or by model (default ssim)."""
-    sel = sc["select_by"]
-    return sel.get(zoo_models.config_name(model_name), "ssim") if isinstance(sel, dict) else sel
-
-
 def start_at_template(generator: torch.nn.Module) -> None:
     """Zero the generator's output layer (its last conv), so the untrained generator outputs exactly 0: in
     residual mode that is the population template, and training starts from the baseline it must beat
@@ -178,32 +167,34 @@ def inference_config(cfg: dict, multiple: int) -> InferenceConfig:
                            overlap=float(ic["overlap"]), sw_batch_size=int(ic["sw_batch_size"]), fast=bool(cfg["synthesis"]["fast"]))
 
 
-def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_path: Path, out: Path,
-               steps: int | None = None, progress: bool = True) -> dict | None:
-    """Train ``model_name`` on the fold's training subjects with both modalities; returns the best.pt dict.
+def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path, fold: int,
+               progress: bool = True) -> dict | None:
+    """Train one model on the fold's training subjects with both modalities; returns the best.pt dict.
 
     Under ``torchrun --nproc_per_node N`` the N processes train data-parallel (see
     :mod:`mrisynth.zoo.distributed`; ``synthesis.batch_size`` is the global batch); ranks > 0 return None.
     """
+    from mrisynth.cohort.splits import split_path
     from mrisynth.synthesis.data import VolumePairs, load_dataset
     from mrisynth.synthesis.subjects import fold_subjects, require_files
     from mrisynth.zoo import distributed
     from mrisynth.zoo.train import CHECKPOINT, Trainer, TrainConfig
 
-    sc = cfg["synthesis"]
-    fs = fold_subjects(results, manifest, split_path, cfg["preprocess"]["resolution_mm"])
+    sc, name = cfg["synthesis"], settings.name
+    train_dir, best_path = paths.train_dir(results, name, fold), paths.best_checkpoint(results, name, fold)
+    fs = fold_subjects(results, manifest, split_path(results, fold), cfg["preprocess"]["resolution_mm"])
     require_files(fs.train + fs.val, "t1", "mask", "pet")
     train_arrays = [(load_array(s.paths.t1)[0], load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0) for s in fs.train]
     mapping = IntensityMapping.fit(*zip(*train_arrays), percentile=sc["intensity_percentile"], residual=sc["residual"],
                                    base=sc["residual_base"])
-    kwargs = zoo_models.model_kwargs(cfg, model_name)
-    multiple = zoo_models.input_multiple(model_name, kwargs)
-    base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], out / "cache")
-    pairs = VolumePairs(base, patch_size=per_model(sc, "patch_size", zoo_models.config_name(model_name)), multiple=multiple,
-                        unpaired=model_name == "cyclegan" and sc["cyclegan_unpaired"],
+    kwargs = settings.kwargs(cfg["seed"])
+    multiple = zoo_models.input_multiple(name, kwargs)
+    base = load_dataset([(s.paths.t1, s.paths.pet) for s in fs.train], mapping, sc["cache"], paths.cache_dir(results, name, fold))
+    pairs = VolumePairs(base, patch_size=settings.patch_size, multiple=multiple,
+                        unpaired=settings.family == "cyclegan" and sc["cyclegan_unpaired"],
                         intensity_scale=sc["augment"]["intensity_scale"], intensity_shift=sc["augment"]["intensity_shift"])
-    if zoo_models.uses_labels(model_name):  # FGAN: (MRI, PET, diagnosis label) for its DSNet
-        from mrisynth.classify.data import POSITIVE
+    if settings.uses_labels:  # FGAN: (MRI, PET, diagnosis label) for its DSNet
+        from mrisynth.cohort.table import POSITIVE
         from mrisynth.synthesis.fgan import LabelledPairs
 
         pairs = LabelledPairs(pairs, [int(s.diagnosis in POSITIVE) for s in fs.train])
@@ -211,31 +202,31 @@ def train_fold(cfg: dict, model_name: str, results: Path, manifest: Path, split_
     for s in fs.val[: sc["val_subjects"]]:
         pet, mask = load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0
         val.append({"id": s.participant_id, "t1": mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None], "pet": pet, "mask": mask})
-    validator = Validator(model_name, kwargs, mapping, val, out, inference_config(cfg, multiple), select_metric(sc, model_name))
-    n_steps = int(steps if steps is not None else per_model(sc, "steps", zoo_models.config_name(model_name)))
+    validator = Validator(name, kwargs, mapping, val, train_dir, best_path, inference_config(cfg, multiple), settings.select_by)
+    n_steps = settings.steps
     every = int(sc["validate_every"]) or n_steps
     device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any
     tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=device,
-                     amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(out / "train"),
+                     amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(train_dir),
                      checkpoint_every=int(sc["checkpoint_every"]), sample_every=every, sample_n=1, progress=progress,
                      ema_decay=float(sc["ema_decay"]))
-    model = zoo_models.build(model_name, kwargs)
+    model = zoo_models.build(name, kwargs)
     if mapping.template is not None:
         start_at_template(zoo_models.generator(model, ema=False))
     trainer = Trainer(model, pairs, tc, on_sample=validator)
-    fresh = not (out / "train" / CHECKPOINT).exists()
+    fresh = not (train_dir / CHECKPOINT).exists()
     # a stochastic generator is selected among trained steps only: at step 0 (zeroed output layer) all its draws
     # are the template, so multiple imputation would get K identical draws (sd 0)
     stochastic = is_stochastic(zoo_models.generator(model))
     if fresh and sc["validate_start"] and not stochastic and distributed.world()[0] == 0:
-        validator(model, 0, out / "train" / "samples", 1)  # the starting point (residual mode: the template)
+        validator(model, 0, train_dir / "samples", 1)  # the starting point (residual mode: the template)
     trainer.fit()
     rank = distributed.world()[0]
     distributed.shutdown()
     if rank != 0:  # under torchrun rank 0 alone validates and writes best.pt
         return None
-    if not any(r["step"] == n_steps for r in validator.rows()) and (val or not (out / "best.pt").exists()):
-        validator(model, n_steps, out / "train" / "samples", 1)  # the final step is always validated
-    best = torch.load(out / "best.pt", map_location="cpu", weights_only=True)
-    log.info("%s fold %d: best step %d (val PSNR %.2f, SSIM %.4f)", model_name, fs.fold, best["step"], best["val_psnr"], best["val_ssim"])
+    if not any(r["step"] == n_steps for r in validator.rows()) and (val or not best_path.exists()):
+        validator(model, n_steps, train_dir / "samples", 1)  # the final step is always validated
+    best = torch.load(best_path, map_location="cpu", weights_only=True)
+    log.info("%s fold %d: best step %d (val PSNR %.2f, SSIM %.4f)", name, fs.fold, best["step"], best["val_psnr"], best["val_ssim"])
     return best

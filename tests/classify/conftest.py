@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from mrisynth.anatomy import region_mask
-from mrisynth.classify.splits import write_splits
+from mrisynth.cohort.splits import write_splits
 from mrisynth.io.nifti import save_nifti
 from mrisynth.preprocess.outputs import subject_paths
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mrisynth.classify.network import LandmarkMIL, extract_patches
-from mrisynth.classify.splits import load_split
+from mrisynth.cohort.splits import load_split
 from mrisynth.classify.train import NetConfig, predict, train
 from mrisynth.cli import main
 
@@ -140,7 +140,8 @@ def test_imputed_scenario_reads_the_synthesis_output(cohort):
 
 
 def test_cohort_labels_tasks_and_training_populations(cohort):
-    from mrisynth.classify.data import in_population, read_cohort
+    from mrisynth.classify.data import in_population
+    from mrisynth.cohort.table import read_cohort
 
     table = read_cohort(cohort["manifest"])
     assert len(table) == 32 and table["has_pet"].sum() == 16

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mrisynth.classify.splits import load_split
+from mrisynth.cohort.splits import load_split
 from mrisynth.cli import main
 from mrisynth.report.index import dsnet_section
 

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from mrisynth.classify.landmarks import local_extrema, t_map
-from mrisynth.classify.splits import load_split
+from mrisynth.cohort.splits import load_split
 from mrisynth.cli import main
 from mrisynth.io.nifti import save_nifti
 from mrisynth.preprocess.outputs import subject_paths

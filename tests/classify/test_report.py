@@ -93,7 +93,7 @@ def test_tiny_config_runs_on_eight_subjects(make_cohort):
     """configs/tiny.yaml's split and classify sections work on the workflow test's 8-subject cohort."""
     import yaml
 
-    from mrisynth.classify.splits import write_splits
+    from mrisynth.cohort.splits import write_splits
 
     tiny = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml").read_text())
     c = make_cohort(n_per_group=2, k=tiny["split"]["k"], classify=tiny["classify"])

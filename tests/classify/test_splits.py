@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from mrisynth.classify.splits import load_split, write_splits
+from mrisynth.cohort.splits import load_split, write_splits
 from mrisynth.cli import main
 from mrisynth.errors import InputError
 

@@ -182,7 +182,10 @@ def merge(base, extra):
         base[key] = merge(base.get(key) or {}, value) if isinstance(value, dict) else value
     return base
 
-cfg = merge(yaml.safe_load(open(demo)), yaml.safe_load(open(overrides)) or {})
+extra = yaml.safe_load(open(overrides)) or {}
+cfg = merge(yaml.safe_load(open(demo)), extra)
+# synthesis models: exactly those the overrides list (each merged over the demo's section)
+cfg["synthesis"]["models"] = {m: cfg["synthesis"]["models"][m] for m in extra["synthesis"]["models"]}
 merge(cfg, {"manifest": manifest, "results": "results"})
 yaml.safe_dump(cfg, open(dst, "w"), sort_keys=False)
 EOF

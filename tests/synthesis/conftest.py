@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from mrisynth.classify.splits import write_splits
+from mrisynth.cohort.splits import write_splits
 from mrisynth.config import load_config
 from mrisynth.io.nifti import save_nifti
 from mrisynth.preprocess.outputs import subject_paths
@@ -53,16 +53,35 @@ def make_cohort(root, n: int = 12, k: int = 2, seed: int = 0):
     return results, manifest
 
 
-def tiny_config(results, **synthesis) -> dict:
+TINY_NETS = {"pix2pix": {"ngf": 4, "ndf": 4, "num_downs": 3, "n_layers": 2, "g_norm": "instance", "d_norm": "instance"},
+             "cyclegan": {"ngf": 4, "ndf": 4, "n_blocks": 1, "n_layers": 2, "pool_size": 4}}
+
+
+def tiny_config(results, models: dict | None = None, **synthesis) -> dict:
+    """Schema defaults with tiny pix2pix / cyclegan sections (4 steps, 16^3 patches); ``models`` entries are
+    merged into those sections (``net`` keywords one by one), other keywords set shared synthesis keys."""
+    sections = {m: {"steps": 4, "patch_size": 16, "net": dict(net)} for m, net in TINY_NETS.items()}
+    for name, extra in (models or {}).items():
+        section = sections.setdefault(name, {})
+        section.update({k: v for k, v in extra.items() if k != "net"})
+        section["net"] = {**section.get("net", {}), **extra.get("net", {})}
     cfg = load_config(None, overrides={"results": str(results), "preprocess": {"resolution_mm": 3.0},
-                                       "split": {"k": 2, "val_fraction": 0.25}})
+                                       "split": {"k": 2, "val_fraction": 0.25}, "synthesis": {"models": sections}})
     sc = cfg["synthesis"]
-    sc.update(steps={"pix2pix": 4, "cyclegan": 4}, patch_size={"pix2pix": 16, "cyclegan": 16}, validate_every=2, checkpoint_every=2, val_subjects=2,
-              pix2pix={"ngf": 4, "ndf": 4, "num_downs": 3, "n_layers": 2, "g_norm": "instance", "d_norm": "instance"},
-              cyclegan={"ngf": 4, "ndf": 4, "n_blocks": 1, "n_layers": 2, "pool_size": 4})
+    sc.update(validate_every=2, checkpoint_every=2, val_subjects=2)
     sc["evaluation"].update(encoder_steps=5, encoder_downsample=1, kid_subsets=3, figure_subjects=2)
     sc.update(synthesis)
     return cfg
+
+
+def results_root(results, root):
+    """A new results folder at ``root`` sharing the cohort's inputs (preprocessing, manifest, splits) by
+    symlink, so a test can train a model of a fold a second time without touching the first run's outputs."""
+    root.mkdir(parents=True)
+    for name in ("preprocess", "preprocess_truth", "manifest", "splits"):
+        if (results / name).exists():
+            (root / name).symlink_to(results / name)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from mrisynth.synthesis import commands, paths
+from mrisynth.synthesis import paths
 from mrisynth.synthesis import models as zoo_models
 from mrisynth.synthesis.fgan import PET, FGAN
 from mrisynth.synthesis.impute import impute_fold
+from mrisynth.synthesis.settings import model_names, model_settings
 from mrisynth.synthesis.subjects import fold_subjects
 from mrisynth.synthesis.train import train_fold
 from mrisynth.zoo.models.pix2pix import Pix2Pix
@@ -80,11 +81,15 @@ def test_ablation_generator_loss_is_pix2pix_and_registry_names():
     loss, logs = nofc.g_loss(a, b, y)
     ref, _ = p2p.g_loss(a, b)
     assert "g_fc" not in logs and torch.equal(loss, ref)
-    cfg = tiny_config("/unused", fgan={**TINY, "feature_weight": 3.0})
-    assert zoo_models.model_kwargs(cfg, "fgan")["feature_weight"] == 3.0
-    assert zoo_models.model_kwargs(cfg, "fgan_nofc")["feature_weight"] == 0.0
-    assert zoo_models.input_multiple("fgan", zoo_models.model_kwargs(cfg, "fgan")) == 8
-    assert set(commands.MODEL_NAMES) == set(zoo_models.MODELS)
+    cfg = tiny_config("/unused", {"fgan": {"steps": 7, "patch_size": 0, "net": {**TINY, "feature_weight": 3.0}},
+                                  "fgan_nofc": {"net": {"ngf": 8}}})
+    fgan, nofc = model_settings(cfg, "fgan"), model_settings(cfg, "fgan_nofc")
+    assert fgan.kwargs(0)["feature_weight"] == 3.0 and fgan.uses_labels
+    # the ablation: fgan's settings, its own net keywords on top, feature-consistency weight 0
+    assert nofc.family == "fgan" and (nofc.steps, nofc.patch_size) == (7, 0) and nofc.uses_labels
+    assert nofc.kwargs(0) == {**fgan.kwargs(0), "ngf": 8, "feature_weight": 0.0}
+    assert zoo_models.input_multiple("fgan", fgan.kwargs(0)) == 8
+    assert model_names() == ("pix2pix", "cyclegan", "fgan", "fgan_nofc")  # the schema's list, read by the CLI too
     with pytest.raises(ValueError, match="feature_layers"):
         _model(feature_layers=[3])
     # the Pix2Pix generator options apply: injected noise + energy-score diversity
@@ -93,8 +98,7 @@ def test_ablation_generator_loss_is_pix2pix_and_registry_names():
 
 
 def _fgan_config(results, **fgan):
-    return tiny_config(results, steps={"pix2pix": 4, "fgan": 4}, patch_size={"pix2pix": 16, "fgan": 0},
-                       fgan={**TINY, **fgan})
+    return tiny_config(results, {"fgan": {"steps": 4, "patch_size": 0, "net": {**TINY, **fgan}}})
 
 
 def test_only_training_subjects_reach_the_loss(cohort, tmp_path):
@@ -107,9 +111,10 @@ def test_only_training_subjects_reach_the_loss(cohort, tmp_path):
     assert len(removed) >= 3 * len(fs.test)
     for p in removed:
         p.unlink()
-    best = train_fold(_fgan_config(results), "fgan", results, manifest, split, tmp_path / "out", steps=4, progress=False)
+    cfg = _fgan_config(results)
+    best = train_fold(cfg, model_settings(cfg, "fgan"), results, manifest, 0, progress=False)
     assert best["model"] == "fgan" and np.isfinite(best["val_ssim"])
-    assert "g_fc" in (tmp_path / "out" / "train" / "losses.csv").read_text()
+    assert "g_fc" in (paths.train_dir(results, "fgan", 0) / "losses.csv").read_text()
 
 
 def test_fgan_ablation_trains_and_imputes_like_the_other_models(cohort, tmp_path):
@@ -118,12 +123,11 @@ def test_fgan_ablation_trains_and_imputes_like_the_other_models(cohort, tmp_path
     cfg = _fgan_config(results, cls_weight=0.5)
     manifest, split = results / "manifest" / "manifest.csv", results / "splits" / "fold-1.json"
     out = paths.fold_dir(results, "fgan_nofc", 1)
-    best = train_fold(cfg, "fgan_nofc", results, manifest, split, out, steps=4, progress=False)
+    best = train_fold(cfg, model_settings(cfg, "fgan_nofc"), results, manifest, 1, progress=False)
     assert best["model"] == "fgan_nofc" and best["kwargs"]["feature_weight"] == 0.0
     losses = (out / "train" / "losses.csv").read_text()
     assert "c_loss" in losses and "g_cls" in losses and "g_fc" not in losses
-    rows = impute_fold(cfg, "fgan_nofc", results, manifest, split, out / "best.pt", paths.imputed_dir(results, "fgan_nofc", 1),
-                       paths.imputation_done(results, "fgan_nofc", 1), progress=False)
+    rows = impute_fold(cfg, model_settings(cfg, "fgan_nofc"), results, manifest, 1, progress=False)
     fs = fold_subjects(results, manifest, split, 3.0)
     assert sorted(r["participant_id"] for r in rows) == sorted(s.participant_id for s in fs.impute)
     pet = paths.imputed_pet_path(results, "fgan_nofc", 1, fs.impute[0].participant_id, fs.impute[0].session_id, 3.0)

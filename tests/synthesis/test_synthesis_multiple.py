@@ -13,11 +13,13 @@ import torch
 from mrisynth.errors import InputError
 from mrisynth.preprocess.outputs import subject_paths
 from mrisynth.synthesis import paths
-from mrisynth.synthesis.calibration import calibrate, coverage, crps, spearman, spread_scale, subject_calibration
+from mrisynth.metrics.calibration import coverage, crps, spearman, spread_scale
+from mrisynth.synthesis.calibration import calibrate, subject_calibration
 from mrisynth.synthesis.impute import draw, impute_fold, read_best
 from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.models import load_generator
-from mrisynth.synthesis.train import inference_config, select_metric, start_at_template, train_fold
+from mrisynth.synthesis.settings import model_settings
+from mrisynth.synthesis.train import inference_config, start_at_template, train_fold
 
 from .conftest import AFFINE, make_cohort, tiny_config
 
@@ -60,19 +62,18 @@ def test_spearman_and_regional_calibration():
 def stochastic_run(tmp_path_factory):
     """A 4-step Pix2Pix with noise in every block and the energy objective, imputed with K = 3."""
     results, manifest = make_cohort(tmp_path_factory.mktemp("multiple"))
-    cfg = tiny_config(results, validate_every=4, val_subjects=1, validate_start=False)  # best.pt = the trained step 4
-    cfg["synthesis"]["pix2pix"].update(noise="layers", noise_channels=1, diversity="energy", use_dropout=False)
+    noise = {"noise": "layers", "noise_channels": 1, "diversity": "energy", "use_dropout": False}
+    cfg = tiny_config(results, {"pix2pix": {"net": noise}}, validate_every=4, val_subjects=1,
+                      validate_start=False)  # best.pt = the trained step 4
     split = results / "splits" / "fold-0.json"
-    train_fold(cfg, "pix2pix", results, manifest, split, paths.fold_dir(results, "pix2pix", 0), steps=4, progress=False)
+    train_fold(cfg, model_settings(cfg, "pix2pix"), results, manifest, 0, progress=False)
     run = cfg, results, manifest, split
     return run, _impute(run, 3)
 
 
-def _impute(run, samples, out_name="imputed", **kw):
-    cfg, results, manifest, split = run
-    fold = paths.fold_dir(results, "pix2pix", 0)
-    return impute_fold(cfg, "pix2pix", results, manifest, split, fold / "best.pt", fold / out_name, fold / f"{out_name}.tsv",
-                       progress=False, samples=samples, **kw)
+def _impute(run, samples, **kw):
+    cfg, results, manifest, _ = run
+    return impute_fold(cfg, model_settings(cfg, "pix2pix", samples=samples), results, manifest, 0, progress=False, **kw)
 
 
 def test_impute_samples_writes_mean_sd_and_draws(stochastic_run):
@@ -131,10 +132,6 @@ def test_crps_and_spread_recalibration():
     assert c == pytest.approx(3.0, rel=0.08)
     assert coverage(ref, mean, c * sd, k, 0.9) == pytest.approx(0.9, abs=1e-3)
     assert coverage(ref, mean, sd, k, 0.9) < 0.5
-    # select_by: one metric, or by model (the FGAN ablation uses the fgan entry; unlisted models: ssim)
-    assert select_metric({"select_by": "psnr"}, "pix2pix") == "psnr"
-    by_model = {"select_by": {"pix2pix": "crps", "fgan": "psnr"}}
-    assert [select_metric(by_model, m) for m in ("pix2pix", "fgan_nofc", "cyclegan")] == ["crps", "psnr", "ssim"]
 
 
 def _energy_grads(model, x, y):
@@ -153,9 +150,9 @@ def test_zeroed_start_keeps_the_noise_path_of_the_additive_sampler(cohort):
     x, y = torch.rand(1, 1, 16, 16, 16) * 2 - 1, torch.rand(1, 1, 16, 16, 16) * 2 - 1
     spreads = {}
     for sampler in ("joint", "additive"):
-        cfg = tiny_config(results)
-        cfg["synthesis"]["pix2pix"].update(noise="layers", diversity="energy", use_dropout=False, sampler=sampler, n_layers=1)
-        model = zoo_models.build("pix2pix", zoo_models.model_kwargs(cfg, "pix2pix"))
+        net_kw = {"noise": "layers", "diversity": "energy", "use_dropout": False, "sampler": sampler, "n_layers": 1}
+        cfg = tiny_config(results, {"pix2pix": {"net": net_kw}})
+        model = zoo_models.build("pix2pix", model_settings(cfg, "pix2pix").kwargs(cfg["seed"]))
         net = zoo_models.generator(model, ema=False)
         start_at_template(net)
         torch.manual_seed(0)
@@ -176,11 +173,12 @@ def test_zeroed_start_keeps_the_noise_path_of_the_additive_sampler(cohort):
 def additive_run(tmp_path_factory):
     """The additive sampler, selected by validation CRPS, imputed with K = 4 and recalibrated."""
     results, manifest = make_cohort(tmp_path_factory.mktemp("additive"))
-    cfg = tiny_config(results, validate_every=2, val_subjects=2, validate_start=False, select_by="crps", fast=False)
-    cfg["synthesis"]["pix2pix"].update(noise="layers", diversity="energy", use_dropout=False, sampler="additive", noise_ngf=2)
+    net_kw = {"noise": "layers", "diversity": "energy", "use_dropout": False, "sampler": "additive", "noise_ngf": 2}
+    cfg = tiny_config(results, {"pix2pix": {"select_by": "crps", "net": net_kw}}, validate_every=2, val_subjects=2,
+                      validate_start=False, fast=False)
     cfg["synthesis"]["calibration"]["recalibrate"] = True
     split = results / "splits" / "fold-0.json"
-    train_fold(cfg, "pix2pix", results, manifest, split, paths.fold_dir(results, "pix2pix", 0), steps=4, progress=False)
+    train_fold(cfg, model_settings(cfg, "pix2pix"), results, manifest, 0, progress=False)
     return cfg, results, manifest, split
 
 

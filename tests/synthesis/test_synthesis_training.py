@@ -12,18 +12,21 @@ import pandas as pd
 import pytest
 import torch
 
-from mrisynth.classify.splits import load_split
+from mrisynth.cohort.splits import load_split
 from mrisynth.errors import InputError
 from mrisynth.synthesis import paths
 from mrisynth.synthesis.impute import impute_fold
+from mrisynth.synthesis.settings import model_settings
 from mrisynth.synthesis.subjects import FoldSubjects, fold_subjects
 from mrisynth.synthesis.train import train_fold
 
-from .conftest import AFFINE, tiny_config
+from .conftest import AFFINE, results_root, tiny_config
 
 
-def _train(cfg, results, manifest, out, steps, model="pix2pix"):
-    return train_fold(cfg, model, results, manifest, results / "splits" / "fold-0.json", out, steps=steps, progress=False)
+def _train(cfg, results, manifest, steps, model="pix2pix"):
+    """Train ``model`` on fold 0 under ``results``; returns (best.pt dict, the model's fold folder)."""
+    best = train_fold(cfg, model_settings(cfg, model, steps=steps), results, manifest, 0, progress=False)
+    return best, paths.fold_dir(results, model, 0)
 
 
 def _state(path):
@@ -33,10 +36,10 @@ def _state(path):
 def test_resume_is_bit_exact(cohort, tmp_path):
     results, manifest = cohort
     cfg = tiny_config(results)
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    _train(cfg, results, manifest, straight, steps=4)
-    _train(cfg, results, manifest, resumed, steps=2)  # "killed" after step 2 (its last checkpoint) ...
-    _train(cfg, results, manifest, resumed, steps=4)  # ... and resumed
+    _, straight = _train(cfg, results_root(results, tmp_path / "straight"), manifest, steps=4)
+    resumed_root = results_root(results, tmp_path / "resumed")
+    _train(cfg, resumed_root, manifest, steps=2)  # "killed" after step 2 (its last checkpoint) ...
+    _, resumed = _train(cfg, resumed_root, manifest, steps=4)  # ... and resumed
     a, b = _state(straight / "train" / "checkpoint.pt"), _state(resumed / "train" / "checkpoint.pt")
     assert a["step"] == b["step"] == 4
     for net in a["model"]["nets"]:
@@ -52,8 +55,7 @@ def test_resume_is_bit_exact(cohort, tmp_path):
 def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tmp_path):
     results, manifest = cohort
     cfg = tiny_config(results)
-    out = paths.fold_dir(results, "cyclegan", 0)
-    best = _train(cfg, results, manifest, out, steps=4, model="cyclegan")
+    best, out = _train(cfg, results, manifest, steps=4, model="cyclegan")
     with open(out / "train" / "validation.csv") as fh:
         rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
     assert [r["step"] for r in rows] == [0, 2, 4]  # step 0: the untrained generator, i.e. the template
@@ -66,8 +68,7 @@ def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tm
     assert type(pools["B"]["images"]) is torch.Tensor and pools["B"]["images"].numel() > 0
 
     split = results / "splits" / "fold-0.json"
-    rows = impute_fold(cfg, "cyclegan", results, manifest, split, out / "best.pt", paths.imputed_dir(results, "cyclegan", 0),
-                       paths.imputation_done(results, "cyclegan", 0), progress=False)
+    rows = impute_fold(cfg, model_settings(cfg, "cyclegan"), results, manifest, 0, progress=False)
     fs = fold_subjects(results, manifest, split, 3.0)
     assert sorted(r["participant_id"] for r in rows) == sorted(s.participant_id for s in fs.impute)
     for s in fs.impute:
@@ -111,12 +112,12 @@ def test_missing_preprocessing_is_an_input_error(cohort, tmp_path):
     fs = fold_subjects(copy, copy / "manifest" / "manifest.csv", copy / "splits" / "fold-0.json", 3.0)
     fs.train[0].paths.pet.unlink()
     with pytest.raises(InputError, match="does not exist"):
-        train_fold(tiny_config(copy), "pix2pix", copy, copy / "manifest" / "manifest.csv", copy / "splits" / "fold-0.json",
-                   tmp_path / "out", steps=1, progress=False)
+        cfg = tiny_config(copy)
+        train_fold(cfg, model_settings(cfg, "pix2pix", steps=1), copy, copy / "manifest" / "manifest.csv", 0, progress=False)
 
 
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
-def test_training_starts_at_the_population_template(cohort, model):
+def test_training_starts_at_the_population_template(cohort, model, tmp_path):
     """Residual mode: the zeroed output layer makes the untrained generator output exactly 0, i.e. the
     template, so validation step 0 scores the population-mean baseline on the validation subjects."""
     from mrisynth.metrics.image import psnr, ssim
@@ -126,7 +127,7 @@ def test_training_starts_at_the_population_template(cohort, model):
 
     results, manifest = cohort
     cfg = tiny_config(results)
-    net = zoo_models.generator(zoo_models.build(model, zoo_models.model_kwargs(cfg, model)), ema=False)
+    net = zoo_models.generator(zoo_models.build(model, model_settings(cfg, model).kwargs(cfg["seed"])), ema=False)
     x = torch.rand(1, 1, 16, 16, 16) * 2 - 1
     assert net(x).abs().max() > 1e-3  # random init: template + noise
     start_at_template(net)
@@ -146,8 +147,7 @@ def test_training_starts_at_the_population_template(cohort, model):
         pet, mask = load(s.paths.pet), load(s.paths.mask) > 0
         rng = float(pet[mask].max() - pet[mask].min())
         expected.append((psnr(template, pet, mask, data_range=rng), ssim(template, pet, mask, data_range=rng)))
-    out = paths.fold_dir(results, f"start-{model}", 0)
-    _train(cfg, results, manifest, out, steps=2, model=model)
+    _, out = _train(cfg, results_root(results, tmp_path / "start"), manifest, steps=2, model=model)
     with open(out / "train" / "validation.csv") as fh:
         first = next(csv.DictReader(fh))
     assert int(first["step"]) == 0
@@ -160,14 +160,12 @@ def test_linear_residual_base_trains_and_imputes_around_the_linear_map(cohort, t
     imputed PET lies within residual_scale of its subject's linear T1 map."""
     results, manifest = cohort
     cfg = tiny_config(results, residual_base="linear", validate_start=False)
-    out = tmp_path / "linear"
-    best = _train(cfg, results, manifest, out, steps=2)
+    best, out = _train(cfg, results_root(results, tmp_path / "linear"), manifest, steps=2)
     with open(out / "train" / "validation.csv") as fh:
         assert [int(r["step"]) for r in csv.DictReader(fh)] == [2]
     assert best["step"] == 2 and best["mapping"]["slope"].abs().max() > 0
     split = results / "splits" / "fold-0.json"
-    rows = impute_fold(cfg, "pix2pix", results, manifest, split, out / "best.pt", out / "imputed", out / "imputed.tsv",
-                       progress=False)
+    rows = impute_fold(cfg, model_settings(cfg, "pix2pix"), out.parents[2], manifest, 0, progress=False)
     from mrisynth.synthesis.intensity import IntensityMapping
 
     mapping = IntensityMapping.from_dict(best["mapping"])

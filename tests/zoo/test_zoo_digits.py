@@ -9,8 +9,8 @@ import torch
 from mrisynth.cli import main
 from mrisynth.metrics.distribution import fid
 from mrisynth.zoo import registry
-from mrisynth.zoo.data import digits, digits_dataset, low_resolution
-from mrisynth.zoo.features import accuracy, embed, train_classifier
+from mrisynth.zoo_bench.datasets import digits, digits_dataset, low_resolution
+from mrisynth.zoo_bench.features import accuracy, embed, train_classifier
 from mrisynth.zoo.train import Trainer, TrainConfig
 
 
@@ -85,7 +85,7 @@ def test_cli_list_train_evaluate(tmp_path, capsys, setup):
     info = json.loads((run / "run.json").read_text())
     assert info["config"]["loss"] == "hinge" and info["steps"] == 3
     assert (run / "samples.png").exists() and (run / "losses.csv").exists() and (run / "checkpoint.pt").exists()
-    from mrisynth.zoo.features import save_classifier
+    from mrisynth.zoo_bench.features import save_classifier
 
     save_classifier(setup[0], tmp_path / "clf.pt")
     table = tmp_path / "table.csv"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mrisynth.zoo import benchmark_modes as B
+from mrisynth.zoo_bench import modes as B
 
 
 def test_mixtures():
@@ -39,7 +39,7 @@ def test_mode_metrics_exact():
 def test_digit_modes_are_classes_read_by_a_classifier():
     """Held-out real digits: all 10 classes, ~83% HQ (the 90% confidence cut; 99% pass the distance cut);
     training digits of 3 classes: exactly 3 modes (91% HQ); uniform noise: nothing digit-like."""
-    from mrisynth.zoo.data import digits
+    from mrisynth.zoo_bench.datasets import digits
 
     ds = B.DigitSet()
     x, y = digits(8, "test")

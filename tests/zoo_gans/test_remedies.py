@@ -15,9 +15,9 @@ from mrisynth.zoo.train import TrainConfig, Trainer, load_model_state
 
 
 def test_models_are_registered():
-    assert {"fgan", "unrolled-gan", "infogan", "gcds"} <= set(names())
+    assert {"f-gan", "unrolled-gan", "infogan", "gcds"} <= set(names())
     with pytest.raises(ValueError, match="unknown f-divergence"):
-        build("fgan", divergence="wasserstein")
+        build("f-gan", divergence="wasserstein")
 
 
 def test_minibatch_discrimination_counts_close_neighbours():
@@ -53,7 +53,7 @@ def test_minibatch_stddev_is_the_zoo_one_and_works_on_vectors():
 
 
 def test_feature_matching_loss_is_the_distance_of_feature_means():
-    model = build("fgan", feature_matching=True, hidden=8, depth=2, seed=0)
+    model = build("f-gan", feature_matching=True, hidden=8, depth=2, seed=0)
     real = torch.randn(16, 2)
     torch.manual_seed(1)
     loss, _ = model.g_loss(real)
@@ -71,7 +71,7 @@ def _g_grads(model, real, seed=3):
 
 def test_unrolled_gan_zero_steps_is_the_plain_gan_and_k_steps_backpropagate_through_d():
     real = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
-    plain = build("fgan", divergence="gan", hidden=16, depth=2, seed=0)
+    plain = build("f-gan", divergence="gan", hidden=16, depth=2, seed=0)
     unrolled0 = build("unrolled-gan", unroll_steps=0, hidden=16, depth=2, seed=0)
     for a, b in zip(_g_grads(plain, real), _g_grads(unrolled0, real)):
         torch.testing.assert_close(a, b)

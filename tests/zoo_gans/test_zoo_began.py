@@ -3,8 +3,8 @@
 import torch
 
 from mrisynth.zoo import registry
-from mrisynth.zoo.benchmark import model_config
-from mrisynth.zoo.data import digits_dataset
+from mrisynth.zoo_bench.tables import model_config
+from mrisynth.zoo_bench.datasets import digits_dataset
 from mrisynth.zoo.train import Trainer, TrainConfig
 
 

@@ -1,4 +1,4 @@
-"""Paired phantom slices (zoo.slices with targets) and the phantom translation benchmark: Pix2Pix / CycleGAN
+"""Paired phantom slices (zoo_bench.slices with targets) and the phantom translation benchmark: Pix2Pix / CycleGAN
 map the slice of one volume (A) to the same plane of its target volume (B), scored in B's own feature space."""
 
 import csv
@@ -10,9 +10,9 @@ import torch
 
 from mrisynth.cli import main
 from mrisynth.metrics.image import psnr
-from mrisynth.zoo.benchmark import dataset_for, pairs
-from mrisynth.zoo.data import digits, low_resolution
-from mrisynth.zoo.slices import build_slices, load_pairs
+from mrisynth.zoo_bench.tables import dataset_for, pairs
+from mrisynth.zoo_bench.datasets import digits, low_resolution
+from mrisynth.zoo_bench.slices import build_slices, load_pairs
 
 AFFINE = np.diag([3.0, 3.0, 3.0, 1.0])
 
@@ -113,8 +113,8 @@ def test_phantom_translation_benchmark_cli(tmp_path, capsys):
 
 def test_kid_spread_on_a_small_test_set():
     """With fewer test images than the KID subset size every subset was the whole set (kid_std 0)."""
-    from mrisynth.zoo.benchmark import score
-    from mrisynth.zoo.features import DigitsClassifier
+    from mrisynth.zoo_bench.tables import score
+    from mrisynth.zoo_bench.features import DigitsClassifier
 
     torch.manual_seed(0)
     clf = DigitsClassifier(size=8, width=4, n_features=8, n_classes=4).eval()

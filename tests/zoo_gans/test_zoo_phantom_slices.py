@@ -1,4 +1,4 @@
-"""The 2D phantom-slice dataset of the zoo benchmark (zoo.slices) and the two-dataset benchmark commands."""
+"""The 2D phantom-slice dataset of the zoo benchmark (zoo_bench.slices) and the two-dataset benchmark commands."""
 
 import csv
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mrisynth.cli import main
-from mrisynth.zoo.slices import TEST_EVERY, axial_slices, build_slices, load_slices
+from mrisynth.zoo_bench.slices import TEST_EVERY, axial_slices, build_slices, load_slices
 
 
 def _ball(shape, spacing, radius_mm=30.0, value=100.0):

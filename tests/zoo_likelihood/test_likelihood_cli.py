@@ -7,8 +7,8 @@ import math
 import yaml
 
 from mrisynth.cli import main
-from mrisynth.zoo.data import digits
-from mrisynth.zoo.features import save_classifier, train_classifier
+from mrisynth.zoo_bench.datasets import digits
+from mrisynth.zoo_bench.features import save_classifier, train_classifier
 
 
 def test_train_and_evaluate_two_runs(tmp_path):

@@ -1,17 +1,12 @@
-# Diagnosis stage: subject-level folds, landmarks per fold, classifiers per scenario, the scenario table.
-from mrisynth.classify.dag import (
-    image_inputs,
-    prediction_files,
-    preprocessed,
-    scenario_inputs,
-)
+# Diagnosis stage: landmarks per fold, classifiers per scenario, the scenario table.
+# Inputs and targets come from mrisynth.classify.dag.
 from mrisynth.classify.scenarios import scenario_names
-from mrisynth.preprocess.outputs import qc_summary_paths
+from mrisynth.cohort.splits import split_path
 
 FOLDS = list(range(config["split"]["k"]))
 SCENARIOS = scenario_names(config)
 CLASSIFIERS = config["classify"]["classifiers"]
-CLASSIFY_SUBJECTS = preprocessed(RESULTS, ROWS, config["preprocess"]["resolution_mm"])
+SUMMARY_DIR = classify_dag.summary_dir(RESULTS)
 
 
 wildcard_constraints:
@@ -20,37 +15,13 @@ wildcard_constraints:
     scenario=r"mri[a-z0-9_+]*",
 
 
-rule split:
-    """Subject-level, diagnosis-stratified k folds (train / val / test), one JSON per fold."""
-    input:
-        manifest=f"{RESULTS}/manifest/manifest.csv",
-        qc=str(qc_summary_paths(RESULTS)["json"]),
-        config=CONFIGFILES,
-    output:
-        expand(f"{RESULTS}/splits/fold-{{fold}}.json", fold=FOLDS),
-    log:
-        f"{RESULTS}/logs/split.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/split/split.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
-    params:
-        out_dir=f"{RESULTS}/splits",
-        config=CONFIG_ARGS,
-    shell:
-        "mrisynth split --manifest {input.manifest} --qc-summary {input.qc} --out-dir {params.out_dir} "
-        "{params.config} > {log} 2>&1"
-
-
 rule landmarks:
     """Landmarks of one fold: voxel-wise t-test on the fold's training subjects' T1, local extrema."""
     input:
-        split=f"{RESULTS}/splits/fold-{{fold}}.json",
-        manifest=f"{RESULTS}/manifest/manifest.csv",
-        t1=image_inputs(CLASSIFY_SUBJECTS, "t1"),
-        mask=image_inputs(CLASSIFY_SUBJECTS, "mask"),
+        split=str(split_path(RESULTS, "{fold}")),
+        manifest=MANIFEST_OUT,
+        t1=classify_dag.image_inputs(SUBJECTS, "t1"),
+        mask=classify_dag.image_inputs(SUBJECTS, "mask"),
     output:
         csv=f"{RESULTS}/classify/landmarks/fold-{{fold}}/landmarks.csv",
         tmap=f"{RESULTS}/classify/landmarks/fold-{{fold}}/tmap.nii.gz",
@@ -64,12 +35,14 @@ rule landmarks:
         f"{RESULTS}/logs/landmarks/fold-{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/landmarks/fold-{{fold}}.tsv"
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
         runtime=10,
     params:
-        results=RESULTS,
+        results=lambda wildcards, input: cohort_dag.results_root(input.manifest),
         config=CONFIG_ARGS,
     shell:
         "mrisynth landmarks --fold {wildcards.fold} --split {input.split} --manifest {input.manifest} "
@@ -79,12 +52,12 @@ rule landmarks:
 rule classify:
     """One classifier, one scenario, one fold: train on the fold's training population, predict its test subjects."""
     input:
-        split=f"{RESULTS}/splits/fold-{{fold}}.json",
-        manifest=f"{RESULTS}/manifest/manifest.csv",
-        t1=image_inputs(CLASSIFY_SUBJECTS, "t1"),
-        mask=image_inputs(CLASSIFY_SUBJECTS, "mask"),
-        pet=lambda w: scenario_inputs(
-            w.scenario, int(w.fold), RESULTS, CLASSIFY_SUBJECTS
+        split=str(split_path(RESULTS, "{fold}")),
+        manifest=MANIFEST_OUT,
+        t1=classify_dag.image_inputs(SUBJECTS, "t1"),
+        mask=classify_dag.image_inputs(SUBJECTS, "mask"),
+        pet=lambda w: classify_dag.scenario_inputs(
+            w.scenario, int(w.fold), RESULTS, SUBJECTS
         ),
         landmarks=lambda w: (
             f"{RESULTS}/classify/landmarks/fold-{w.fold}/landmarks.csv"
@@ -97,12 +70,14 @@ rule classify:
         f"{RESULTS}/logs/classify/{{classifier}}/{{scenario}}/fold-{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/classify/{{classifier}}_{{scenario}}_fold-{{fold}}.tsv"
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=30,
     params:
-        results=RESULTS,
+        results=lambda wildcards, input: cohort_dag.results_root(input.manifest),
         config=CONFIG_ARGS,
     shell:
         "mrisynth classify --fold {wildcards.fold} --scenario '{wildcards.scenario}' "
@@ -113,13 +88,13 @@ rule classify:
 rule summarize:
     """The scenario table over all folds (mean +- sd, pooled bootstrap CIs, paired p vs mri_only) and ROC curves."""
     input:
-        prediction_files(RESULTS, CLASSIFIERS, SCENARIOS, FOLDS),
+        classify_dag.prediction_files(RESULTS, CLASSIFIERS, SCENARIOS, FOLDS),
     output:
-        csv=f"{RESULTS}/summary/scenarios.csv",
-        md=f"{RESULTS}/summary/scenarios.md",
-        predictions=f"{RESULTS}/summary/predictions.csv",
+        csv=str(SUMMARY_DIR / "scenarios.csv"),
+        md=str(SUMMARY_DIR / "scenarios.md"),
+        predictions=str(SUMMARY_DIR / "predictions.csv"),
         roc=report(
-            f"{RESULTS}/summary/roc.png",
+            str(SUMMARY_DIR / "roc.png"),
             caption="../report/roc.rst",
             category="Classification",
             subcategory="Scenarios",
@@ -128,6 +103,8 @@ rule summarize:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
         f"{RESULTS}/benchmarks/summarize/summarize.tsv"
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,16 +1,19 @@
-# The cohort: build the phantom (demo only), validate the manifest, and show the cohort.
-
+# The cohort: build the phantom (demo only), validate the manifest, show the cohort, and split it into folds.
+# File names and inputs come from mrisynth.cohort.dag (and the cohort page's from mrisynth.report.dag).
+from mrisynth.preprocess.outputs import qc_summary_paths
 
 if config["cohort"] == "phantom":
 
     rule phantom:
         """Materialise the phantom cohort listed in the manifest (deterministic from the seed)."""
         output:
-            t1w=manifest_files("t1w"),
-            pet=manifest_files("pet"),
+            t1w=cohort_dag.manifest_files(ROWS, MANIFEST_DIR, "t1w"),
+            pet=cohort_dag.manifest_files(ROWS, MANIFEST_DIR, "pet"),
             truth=directory(str(MANIFEST_DIR / config["phantom"]["truth_dir"])),
         log:
             f"{RESULTS}/logs/phantom.log",
+        conda:
+            SOFTWARE
         threads: 4  # the first job, nothing else can run while it does; capped at --cores
         resources:
             mem_mb=2000,
@@ -18,20 +21,24 @@ if config["cohort"] == "phantom":
         params:
             # a change of the phantom settings (not of other sections) re-runs the phantom
             settings={"seed": config["seed"], **config["phantom"]},
+            config_args=CONFIG_ARGS,
+            manifest=MANIFEST,
         shell:
-            "mrisynth phantom {CONFIG_ARGS} --manifest {MANIFEST} --threads {threads} > {log} 2>&1"
+            "mrisynth phantom {params.config_args} --manifest {params.manifest} --threads {threads} > {log} 2>&1"
 
 
 rule validate:
     """Check the manifest and every file it names; write the normalised table."""
     input:
         manifest=MANIFEST,
-        t1w=manifest_files("t1w"),
-        pet=manifest_files("pet"),
+        t1w=cohort_dag.manifest_files(ROWS, MANIFEST_DIR, "t1w"),
+        pet=cohort_dag.manifest_files(ROWS, MANIFEST_DIR, "pet"),
     output:
-        f"{RESULTS}/manifest/manifest.csv",
+        MANIFEST_OUT,
     log:
         f"{RESULTS}/logs/validate.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
@@ -43,19 +50,47 @@ rule validate:
 rule cohort_report:
     """HTML page with the cohort table and a mosaic of raw T1 and PET of a few subjects."""
     input:
-        f"{RESULTS}/manifest/manifest.csv",
+        MANIFEST_OUT,
     output:
-        html=f"{RESULTS}/report/cohort.html",
+        html=str(report_dag.cohort_html(RESULTS)),
         mosaic=report(
-            f"{RESULTS}/report/cohort_mosaic.png",
+            str(report_dag.cohort_mosaic(RESULTS)),
             caption="../report/cohort_mosaic.rst",
             category="Cohort",
         ),
     log:
         f"{RESULTS}/logs/cohort_report.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
         "mrisynth cohort-report --manifest {input} --html {output.html} --mosaic {output.mosaic} > {log} 2>&1"
+
+
+rule split:
+    """Subject-level, diagnosis-stratified k folds (train / val / test), one JSON per fold."""
+    input:
+        manifest=MANIFEST_OUT,
+        qc=str(qc_summary_paths(RESULTS)["json"]),
+        config=CONFIGFILES,
+    output:
+        cohort_dag.split_files(RESULTS, config["split"]["k"]),
+    log:
+        f"{RESULTS}/logs/split.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/split/split.tsv"
+    conda:
+        SOFTWARE
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        out_dir=lambda wildcards, output: str(Path(output[0]).parent),
+        config=CONFIG_ARGS,
+    shell:
+        "mrisynth split --manifest {input.manifest} --qc-summary {input.qc} --out-dir {params.out_dir} "
+        "{params.config} > {log} 2>&1"

@@ -1,7 +1,18 @@
-# Shared helpers: paths, the subject table read from the manifest, and the targets of `rule all`.
+# Shared state of every stage: the config, the subjects read from the manifest, the default targets.
 import csv
 from pathlib import Path
 
+from mrisynth.classify import dag as classify_dag
+from mrisynth.cohort import dag as cohort_dag
+from mrisynth.cohort.subjects import manifest_subjects
+from mrisynth.preprocess import dag as preprocess_dag
+from mrisynth.report import dag as report_dag
+from mrisynth.synthesis import dag as synthesis_dag
+
+# the software of every rule: with `--sdm conda`, the named conda environment `mrisynth` (create it with
+# `conda create -n mrisynth python=3.11` and, inside it, `pip install torch==2.13.0 -e .`); otherwise the
+# rules run in the environment snakemake runs in (`make` puts .venv/bin first on PATH)
+SOFTWARE = "mrisynth"
 RESULTS = config["results"]
 MANIFEST = config["manifest"]
 MANIFEST_DIR = Path(MANIFEST).parent
@@ -45,24 +56,17 @@ def read_manifest_rows():
 ROWS = read_manifest_rows()
 
 
-def manifest_files(column):
-    """Absolute-or-manifest-relative paths of one file column (empty cells skipped)."""
-    out = []
-    for row in ROWS:
-        value = (row.get(column) or "").strip()
-        if value:
-            out.append(
-                value if Path(value).is_absolute() else str(MANIFEST_DIR / value)
-            )
-    return out
+# every subject's preprocessed files and whether it has a real PET: the one list all rule files use
+SUBJECTS = manifest_subjects(RESULTS, ROWS, config["preprocess"]["resolution_mm"])
+MANIFEST_OUT = str(cohort_dag.validated_manifest(RESULTS))
 
 
 def all_targets():
-    """Everything `rule all` asks for; each stage's rule file adds its final outputs here."""
+    """Everything the default target asks for, each stage's final outputs (its dag module's targets)."""
     return [
-        f"{RESULTS}/manifest/manifest.csv",
-        f"{RESULTS}/report/cohort.html",
-        f"{RESULTS}/report/index.html",
-        *preprocess_targets(),
-        *synthesis_targets(),
+        *cohort_dag.targets(RESULTS),
+        *preprocess_dag.targets(RESULTS, SUBJECTS, config["cohort"] == "phantom"),
+        *synthesis_dag.targets(config, RESULTS),
+        *classify_dag.targets(config, RESULTS),
+        *report_dag.targets(RESULTS),
     ]

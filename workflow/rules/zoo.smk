@@ -19,11 +19,7 @@ ZOO_DOMAINS = list(ZOO_DATASETS)
 if "phantom" in ZOO_DATASETS and set(ZOO_MODELS) & set(ZOO_TRANSLATION):
     ZOO_DOMAINS.append("phantom-target")
 # preprocessed (T1, real PET) pairs on the template grid: the phantom translation data
-ZOO_PAIRS = [
-    (str(PP_PATHS[i].t1), str(PP_PATHS[i].pet))
-    for i, k in enumerate(PP_ROWS)
-    if k in PP_WITH_PET
-]
+ZOO_PAIRS = [(str(s.paths.t1), str(s.paths.pet)) for s in SUBJECTS if s.has_pet]
 ZOO_LIKELIHOOD = f"{ZOO}/likelihood"
 ZOO_LIKELIHOOD_RUNS = list(config["zoo"]["likelihood_runs"])
 
@@ -67,12 +63,16 @@ rule zoo_modes:
         ),
     log:
         f"{RESULTS}/logs/zoo/modes.log",
+    conda:
+        SOFTWARE
     threads: 2
     resources:
         mem_mb=3000,
         runtime=240,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth zoo modes --out {ZOO}/modes --workers {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth zoo modes --out $(dirname {output.table}) --workers {threads} --no-progress {params.config_args} > {log} 2>&1"
 
 
 rule zoo_classifier:
@@ -83,12 +83,16 @@ rule zoo_classifier:
         f"{ZOO}/classifier.pt",
     log:
         f"{RESULTS}/logs/zoo/classifier.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth zoo classifier --out {output} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth zoo classifier --out {output} --threads {threads} {params.config_args} > {log} 2>&1"
 
 
 rule zoo_train:
@@ -100,30 +104,38 @@ rule zoo_train:
         grid=f"{ZOO}/runs/{{zoo_model}}/samples.png",
     log:
         f"{RESULTS}/logs/zoo/train_{{zoo_model}}.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth zoo train --model {wildcards.zoo_model} --out {ZOO}/runs/{wildcards.zoo_model} "
-        "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth zoo train --model {wildcards.zoo_model} --out $(dirname {output.info}) "
+        "--threads {threads} --no-progress {params.config_args} > {log} 2>&1"
 
 
 rule zoo_slices:
     """Axial slices of every T1 volume of the manifest: the 2D phantom dataset of the benchmark."""
     input:
         CONFIGFILES,
-        volumes=manifest_files("t1w"),
+        volumes=cohort_dag.manifest_files(ROWS, MANIFEST_DIR, "t1w"),
     output:
         f"{ZOO_PHANTOM}/slices.npz",
     log:
         f"{RESULTS}/logs/zoo/slices.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth zoo slices --volumes {input.volumes} --out {output} {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth zoo slices --volumes {input.volumes} --out {output} {params.config_args} > {log} 2>&1"
 
 
 rule zoo_pairs:
@@ -138,12 +150,16 @@ rule zoo_pairs:
         f"{ZOO_PHANTOM}/pairs.npz",
     log:
         f"{RESULTS}/logs/zoo/pairs.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth zoo slices --volumes {input.t1} --targets {input.pet} --out {output} {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth zoo slices --volumes {input.t1} --targets {input.pet} --out {output} {params.config_args} > {log} 2>&1"
 
 
 rule zoo_phantom_target_classifier:
@@ -155,19 +171,17 @@ rule zoo_phantom_target_classifier:
         f"{ZOO_PHANTOM}/target_classifier.pt",
     log:
         f"{RESULTS}/logs/zoo/phantom_target_classifier.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
         "mrisynth zoo classifier --data phantom --targets --slices {input.slices} --out {output} "
-        "--threads {threads} {CONFIG_ARGS} > {log} 2>&1"
-
-
-def zoo_phantom_slices(wildcards):
-    """Translations train on the (T1, PET) pairs, the other models on the T1 slices of every subject."""
-    name = "pairs" if wildcards.zoo_model in ZOO_TRANSLATION else "slices"
-    return f"{ZOO_PHANTOM}/{name}.npz"
+        "--threads {threads} {params.config_args} > {log} 2>&1"
 
 
 rule zoo_phantom_classifier:
@@ -179,13 +193,17 @@ rule zoo_phantom_classifier:
         f"{ZOO_PHANTOM}/classifier.pt",
     log:
         f"{RESULTS}/logs/zoo/phantom_classifier.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
         "mrisynth zoo classifier --data phantom --slices {input.slices} --out {output} --threads {threads} "
-        "{CONFIG_ARGS} > {log} 2>&1"
+        "{params.config_args} > {log} 2>&1"
 
 
 rule zoo_phantom_train:
@@ -194,19 +212,24 @@ rule zoo_phantom_train:
     """
     input:
         CONFIGFILES,
-        slices=zoo_phantom_slices,
+        # translations train on the (T1, PET) pairs, the other models on the T1 slices of every subject
+        slices=lambda w: f"{ZOO_PHANTOM}/{'pairs' if w.zoo_model in ZOO_TRANSLATION else 'slices'}.npz",
     output:
         info=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/run.json",
         grid=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/samples.png",
     log:
         f"{RESULTS}/logs/zoo/phantom_train_{{zoo_model}}.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
         runtime=240,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
         "mrisynth zoo train --data phantom --slices {input.slices} --model {wildcards.zoo_model} "
-        "--out {ZOO_PHANTOM}/runs/{wildcards.zoo_model} --threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+        "--out $(dirname {output.info}) --threads {threads} --no-progress {params.config_args} > {log} 2>&1"
 
 
 rule zoo_evaluate:
@@ -219,6 +242,8 @@ rule zoo_evaluate:
         markdown=f"{ZOO}/benchmark.md",
     log:
         f"{RESULTS}/logs/zoo/evaluate.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -226,9 +251,10 @@ rule zoo_evaluate:
     params:
         runs=lambda wildcards, input: " ".join(str(Path(p).parent) for p in input.runs),
         classifiers=" ".join(f"{d}={ZOO_CLASSIFIERS[d]}" for d in ZOO_DOMAINS),
+        config_args=CONFIG_ARGS,
     shell:
         "mrisynth zoo evaluate --runs {params.runs} --classifier {params.classifiers} --table {output.table} "
-        "--markdown {output.markdown} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+        "--markdown {output.markdown} --threads {threads} {params.config_args} > {log} 2>&1"
 
 
 rule zoo_likelihood_train:
@@ -240,13 +266,17 @@ rule zoo_likelihood_train:
         curve=f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/curve.png",
     log:
         f"{RESULTS}/logs/zoo/likelihood_train_{{zoo_lrun}}.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth zoo likelihood-train --run {wildcards.zoo_lrun} --out {ZOO_LIKELIHOOD}/runs/{wildcards.zoo_lrun} "
-        "--threads {threads} --no-progress {CONFIG_ARGS} > {log} 2>&1"
+        "mrisynth zoo likelihood-train --run {wildcards.zoo_lrun} --out $(dirname {output.info}) "
+        "--threads {threads} --no-progress {params.config_args} > {log} 2>&1"
 
 
 rule zoo_likelihood_evaluate:
@@ -267,12 +297,15 @@ rule zoo_likelihood_evaluate:
         ),
     log:
         f"{RESULTS}/logs/zoo/likelihood_evaluate.log",
+    conda:
+        SOFTWARE
     threads: 1
     resources:
         mem_mb=3000,
         runtime=60,
     params:
         runs=lambda wildcards, input: " ".join(str(Path(p).parent) for p in input.runs),
+        config_args=CONFIG_ARGS,
     shell:
         "mrisynth zoo likelihood-evaluate --runs {params.runs} --classifier {input.classifier} "
-        "--out-dir {ZOO_LIKELIHOOD} --threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+        "--out-dir $(dirname {output.table1}) --threads {threads} {params.config_args} > {log} 2>&1"

@@ -20,14 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from mrisynth.zoo.losses import fdiv
-from mrisynth.zoo.models.fgan import FGAN
+from mrisynth.zoo.models.f_gan import FDivergenceGAN
 from mrisynth.zoo.registry import register
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 @register("infogan")
-class InfoGAN(FGAN):
+class InfoGAN(FDivergenceGAN):
     def __init__(self, n_categories: int = 8, n_continuous: int = 0, info_weight: float = 1.0, divergence: str = "gan", **cfg):
         if cfg.get("pack", 1) != 1:
             raise ValueError("InfoGAN's Q head reads one sample at a time: pack must be 1")

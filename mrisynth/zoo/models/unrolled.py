@@ -14,12 +14,12 @@ import torch
 from torch.func import functional_call, grad
 
 from mrisynth.zoo.losses import fdiv
-from mrisynth.zoo.models.fgan import FGAN
+from mrisynth.zoo.models.f_gan import FDivergenceGAN
 from mrisynth.zoo.registry import register
 
 
 @register("unrolled-gan")
-class UnrolledGAN(FGAN):
+class UnrolledGAN(FDivergenceGAN):
     def __init__(self, unroll_steps: int = 5, unroll_lr: float = 1e-2, divergence: str = "gan", **cfg):
         if unroll_steps < 0:
             raise ValueError(f"unroll_steps must be >= 0, got {unroll_steps}")

@@ -8,7 +8,7 @@ through the one trainer, then
    Parzen-window estimate from samples for every model (Bernoulli kernels, bandwidth chosen on held-out
    training digits);
 2. table 2 (``quality_table``): sample quality (precision, FID, KID) and diversity (recall, coverage) in
-   the feature space of the digits classifier (:mod:`mrisynth.zoo.features`), against the binarised
+   the feature space of the digits classifier (:mod:`mrisynth.zoo_bench.features`), against the binarised
    test digits, with a sentence per model on whether the seed's "Comparisons among DGMs" claim held;
 3. per model: a 10x10 grid of the scored samples and the training curve (PNG).
 
@@ -71,7 +71,7 @@ SEED_CLAIMS = {  # family: (quality, diversity)
 
 def binary_digits(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Binarised 8x8 digits in {-1, 1} (N, 1, 8, 8) and labels, on the zoo's fixed split."""
-    from mrisynth.zoo.data import digits
+    from mrisynth.zoo_bench.datasets import digits
 
     x, y = digits(8, split)
     return torch.where(x > 0, 1.0, -1.0), y
@@ -160,7 +160,7 @@ def quality(classifier, fake: torch.Tensor, real: torch.Tensor) -> dict:
     """Precision / recall (k=3), density / coverage (k=5), FID, KID in the classifier's feature space.
     8x8 images are upsampled bilinearly to the classifier's input size."""
     from mrisynth.metrics.distribution import density_coverage, fid, kid, precision_recall
-    from mrisynth.zoo.features import embed
+    from mrisynth.zoo_bench.features import embed
 
     size = classifier.config["size"]
     up = lambda t: F.interpolate(t.float(), size=(size, size), mode="bilinear", align_corners=False)  # noqa: E731
@@ -281,8 +281,8 @@ def run_benchmark(out: str | Path, runs: list[str] | None = None, steps_scale: f
                   n_samples: int = 1000, ais_chains: int = 200, ais_betas: int = 10000, progress: bool = True) -> tuple[list[dict], list[dict]]:
     """Train every run (resuming finished ones), evaluate, write ``likelihood_table`` and ``quality_table``."""
     from mrisynth.seeding import seed_everything
-    from mrisynth.zoo.data import digits
-    from mrisynth.zoo.features import load_classifier, train_classifier
+    from mrisynth.zoo_bench.datasets import digits
+    from mrisynth.zoo_bench.features import load_classifier, train_classifier
 
     out = Path(out)
     runs = runs or list(RUNS)

@@ -1,5 +1,5 @@
 """``mrisynth zoo likelihood-train`` and ``mrisynth zoo likelihood-evaluate``: the likelihood half of the zoo
-benchmark (:mod:`mrisynth.zoo.benchmark_likelihood`), added to the ``zoo`` command. Imports stay light
+benchmark (:mod:`mrisynth.zoo_bench.likelihood`), added to the ``zoo`` command. Imports stay light
 until a command runs."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def run_likelihood_train(args: argparse.Namespace) -> int:
 
     from mrisynth.config import load_config
     from mrisynth.errors import InputError
-    from mrisynth.zoo.benchmark_likelihood import RUNS, train_run
+    from mrisynth.zoo_bench.likelihood import RUNS, train_run
 
     if args.run not in RUNS:
         raise InputError(f"unknown likelihood run {args.run!r}; known: {', '.join(RUNS)}")
@@ -53,8 +53,8 @@ def run_likelihood_evaluate(args: argparse.Namespace) -> int:
     from mrisynth.config import load_config
     from mrisynth.errors import InputError
     from mrisynth.seeding import seed_everything
-    from mrisynth.zoo.benchmark_likelihood import RUN_INFO, TABLE1, TABLE2, evaluate, write_table
-    from mrisynth.zoo.features import load_classifier
+    from mrisynth.zoo_bench.likelihood import RUN_INFO, TABLE1, TABLE2, evaluate, write_table
+    from mrisynth.zoo_bench.features import load_classifier
 
     torch.set_num_threads(max(1, args.threads))
     config = load_config(args.config)

@@ -1,14 +1,14 @@
 """The 2D zoo benchmark on two datasets: scikit-learn's digits and axial slices of 3D volumes (the
-phantom T1s, ``zoo.slices``). Train each model with a fixed step budget, then score samples with FID /
+phantom T1s, ``zoo_bench.slices``). Train each model with a fixed step budget, then score samples with FID /
 KID / precision / recall / Inception Score in the feature space of a classifier trained here per dataset
-(``zoo.features``: digit class, or slice level), and sample grids.
+(``zoo_bench.features``: digit class, or slice level), and sample grids.
 
 Unconditional models are scored on ``n_samples`` samples against the real test images. The translation
 models (Pix2Pix paired, CycleGAN unpaired) map domain A to domain B and are scored on their translations of
 the test A images against the real test B images, plus paired PSNR / MAE / SSIM against each image's own B
 (which Pix2Pix is trained to reproduce and CycleGAN never sees paired). On digits A is the low-resolution
 digit and B the digit (same feature space as the unconditional models); on the phantom, A and B are the
-images and targets of a paired slices file (``zoo.slices``, e.g. T1 -> PET slices of the same plane), and B
+images and targets of a paired slices file (``zoo_bench.slices``, e.g. T1 -> PET slices of the same plane), and B
 has its own feature space: the ``phantom-target`` classifier, trained on the training targets.
 """
 
@@ -23,7 +23,7 @@ import torch
 
 from mrisynth.io.atomic import atomic_path, write_text
 from mrisynth.zoo import registry
-from mrisynth.zoo.data import N_CLASSES, digits, image_dataset, low_resolution
+from mrisynth.zoo_bench.datasets import N_CLASSES, digits, image_dataset, low_resolution
 from mrisynth.zoo.train import CHECKPOINT, Trainer, TrainConfig, load_model_state
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def images(data: str, image_size: int, split: str = "train", slices: str | Path 
     if data == "digits":
         return digits(image_size, split)
     if data == "phantom":
-        from mrisynth.zoo.slices import load_slices
+        from mrisynth.zoo_bench.slices import load_slices
 
         if slices is None:
             raise ValueError("the phantom dataset needs its slices file (mrisynth zoo slices)")
@@ -83,7 +83,7 @@ def images(data: str, image_size: int, split: str = "train", slices: str | Path 
 def pairs(data: str, image_size: int, split: str = "train", slices: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(A, B, labels) of the translation task: digits: (low-res digit, digit); phantom: (images, targets)."""
     if data == "phantom":
-        from mrisynth.zoo.slices import load_pairs
+        from mrisynth.zoo_bench.slices import load_pairs
 
         if slices is None:
             raise ValueError("the phantom translations need a paired slices file (mrisynth zoo slices --targets)")
@@ -220,7 +220,7 @@ def load_run(run_dir: str | Path):
 def score(classifier, fake: torch.Tensor, real: torch.Tensor, truth: torch.Tensor | None = None, kid_subset: int = 200) -> dict:
     """FID / KID / precision / recall / IS of ``fake`` against ``real`` in the classifier's feature space."""
     from mrisynth.metrics.distribution import fid, inception_score, kid, precision_recall
-    from mrisynth.zoo.features import embed
+    from mrisynth.zoo_bench.features import embed
 
     f_fake, p_fake = embed(classifier, fake)
     f_real, _ = embed(classifier, real)

@@ -1,4 +1,5 @@
-"""``mrisynth preprocess`` (one subject) and ``mrisynth qc-summary`` (the cohort QC table)."""
+"""CLI commands of the preprocessing stage: ``preprocess`` (one subject, the recipe of
+:mod:`mrisynth.preprocess.recipe`) and ``qc-summary`` (the cohort QC table)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import argparse
 import json
 import logging
 import re
-import time
 from pathlib import Path
 
 from mrisynth.errors import InputError
@@ -70,93 +70,17 @@ def run_preprocess(args: argparse.Namespace) -> int:
     import SimpleITK as sitk
 
     from mrisynth.config import load_config
-    from mrisynth.io.atomic import atomic_dir, write_text
-    from mrisynth.preprocess import qc
-    from mrisynth.preprocess.images import OutputGrid
-    from mrisynth.preprocess.outputs import subject_paths
-    from mrisynth.preprocess.pet import preprocess_pet
-    from mrisynth.preprocess.registration import foreground_mask
-    from mrisynth.preprocess.t1 import prepare_t1, register_t1, t1_to_template, template_on_grid
+    from mrisynth.preprocess.recipe import preprocess_subject, read_transform
 
     config = load_config(args.config)
-    cfg = config["preprocess"]
     if args.t1_transform and not args.pet:
         raise InputError("--t1-transform reuses a T1 transform to preprocess a PET: --pet is required")
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(max(1, args.threads))
     participant, session = _label(args.participant, args.t1, "sub"), _label(args.session, args.t1, "ses")
-    names = subject_paths(".", participant, session, cfg["resolution_mm"])
-    grid, seed, out_dir = OutputGrid.from_config(cfg), int(config["seed"]), Path(args.out_dir)
-    clock, cpu_start = {"start": time.perf_counter()}, time.process_time()
-
-    t1 = prepare_t1(args.t1, cfg)
-    clock["t1_n4"] = time.perf_counter()
-    if args.t1_transform:
-        transform = _read_transform(args.t1_transform)
-        pet = preprocess_pet(args.pet, t1, transform, grid, cfg, seed)
-        with atomic_dir(out_dir) as tmp:
-            grid.save(pet.image, tmp / names.truth_pet.name)
-            write_text(tmp / names.truth_pet_json.name, json.dumps(pet.mapping, indent=2))
-            sitk.WriteTransform(pet.rigid, str(tmp / names.truth_pet_xfm.name))
-        log.info("PET %s preprocessed with the saved transform %s into %s", args.pet, args.t1_transform, out_dir)
-        return 0
-
-    reg = register_t1(t1, cfg, seed)
-    clock["t1_registration"] = time.perf_counter()
-    t1_out = t1_to_template(t1, reg.transform, grid, cfg)
-    clock["t1_resample"] = time.perf_counter()
-    pet = preprocess_pet(args.pet, t1, reg.transform, grid, cfg, seed) if args.pet else None
-    clock["pet"] = time.perf_counter()
-
-    foreground = sitk.GetArrayFromImage(foreground_mask(sitk.GetImageFromArray(t1_out.raw)))
-    record = {
-        "participant_id": participant,
-        "session_id": session,
-        "space": t1_out.mapping["space"],
-        "resolution_mm": float(cfg["resolution_mm"]),
-        "grid_shape": list(grid.shape),
-        "ncc_template": qc.ncc(t1_out.image, template_on_grid("t1", grid), t1_out.mask),
-        "dice_brain_mask": qc.dice(foreground, t1_out.mask),
-        "t1_registration_metric": reg.metric,
-        "has_pet": pet is not None,
-        "pet_registration_metric": pet.metric if pet else None,
-        "pet_t1_mutual_information": qc.mutual_information(t1_out.raw, pet.image, t1_out.mask) if pet else None,
-        "inputs": {"t1w": str(Path(args.t1).resolve()), "pet": str(Path(args.pet).resolve()) if pet else None},
-        "files": {"t1w": names.t1.name, "mask": names.mask.name, "pet": names.pet.name if pet else None},
-    }
-    record["failed_checks"] = qc.check(record, cfg["qc"])
-    record["passed"] = not record["failed_checks"]
-    steps = list(clock)
-    record["seconds"] = {k: round(clock[k] - clock[p], 3) for p, k in zip(steps, steps[1:])}
-    record["seconds"]["total"] = round(clock["pet"] - clock["start"], 3)
-    record["seconds"]["cpu_total"] = round(time.process_time() - cpu_start, 3)  # all threads; wall above
-
-    with atomic_dir(out_dir) as tmp:
-        grid.save(t1_out.image, tmp / names.t1.name)
-        write_text(tmp / names.t1_json.name, json.dumps(t1_out.mapping, indent=2))
-        grid.save(t1_out.mask, tmp / names.mask.name, dtype="uint8")
-        sitk.WriteTransform(reg.transform, str(tmp / names.t1_xfm.name))
-        if pet is not None:
-            grid.save(pet.image, tmp / names.pet.name)
-            write_text(tmp / names.pet_json.name, json.dumps(pet.mapping, indent=2))
-            sitk.WriteTransform(pet.rigid, str(tmp / names.pet_xfm.name))
-        write_text(tmp / names.qc_json.name, json.dumps(record, indent=2))
-        title = f"sub-{participant} ses-{session}  NCC {record['ncc_template']:.3f}  Dice {record['dice_brain_mask']:.3f}"
-        qc.qc_figure(tmp / names.qc_png.name, t1_out.image, pet.image if pet else None, t1_out.mask, title)
-    if record["failed_checks"]:
-        log.warning("sub-%s ses-%s FAILED QC: %s", participant, session, "; ".join(record["failed_checks"]))
-    log.info("sub-%s ses-%s preprocessed in %.1f s into %s", participant, session, record["seconds"]["total"], out_dir)
+    transform = read_transform(args.t1_transform) if args.t1_transform else None
+    preprocess_subject(args.t1, args.pet, Path(args.out_dir), config["preprocess"], int(config["seed"]), participant,
+                       session, t1_transform=transform)
     return 0
-
-
-def _read_transform(path: str):
-    import SimpleITK as sitk
-
-    if not Path(path).is_file():
-        raise InputError(f"T1 transform {path}: file does not exist")
-    try:
-        return sitk.ReadTransform(str(path))
-    except RuntimeError as exc:
-        raise InputError(f"T1 transform {path}: not a readable ITK transform ({str(exc).strip().splitlines()[-1]})") from None
 
 
 def run_qc_summary(args: argparse.Namespace) -> int:

@@ -25,6 +25,15 @@ from mrisynth.errors import InputError
 SPLIT_NAMES = ("train", "val", "test")
 
 
+def splits_dir(results: str | Path) -> Path:
+    return Path(results) / "splits"
+
+
+def split_path(results: str | Path, fold: int) -> Path:
+    """``<results>/splits/fold-<k>.json``: the one name of a fold file."""
+    return splits_dir(results) / f"fold-{fold}.json"
+
+
 @dataclass(frozen=True)
 class Split:
     """One fold: disjoint lists of participant ids."""

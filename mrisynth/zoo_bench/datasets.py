@@ -49,7 +49,7 @@ def digits_dataset(kind: str, size: int = 16, split: str = "train") -> TensorDat
 
 
 def image_dataset(kind: str, x: torch.Tensor, y: torch.Tensor, a: torch.Tensor | None = None) -> TensorDataset:
-    """``digits_dataset`` for any labelled images ``x`` (N, C, H, W) in [-1, 1] (e.g. zoo.slices); ``a``:
+    """``digits_dataset`` for any labelled images ``x`` (N, C, H, W) in [-1, 1] (e.g. zoo_bench.slices); ``a``:
     the domain-A image of each ``x`` (default: its low-resolution version)."""
     if kind == "images":
         return TensorDataset(x, y)

@@ -24,9 +24,9 @@ gives it; it is HQ when it lies within the 99th percentile of held-out real digi
 nearest training digit AND the classifier is >= 90% sure (about 83% of held-out real digits pass); it
 counts as covering its class with the distance criterion alone.
 
-Over seeds: the mean of each and its sd (stability). ``python -m mrisynth.zoo.benchmark_modes --help``.
+Over seeds: the mean of each and its sd (stability). ``python -m mrisynth.zoo_bench.modes --help``.
 The part-1 models (GAN, LSGAN, WGAN, WGAN-GP, DRAGAN, BEGAN) are built by name from the registry and
-given the same MLPs (``on_mlps``); the f-GANs and remedies are :mod:`mrisynth.zoo.models.fgan` and friends.
+given the same MLPs (``on_mlps``); the f-GANs and remedies are :mod:`mrisynth.zoo.models.f_gan` and friends.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _digit_reference():
     from scipy.spatial import cKDTree
     from sklearn.linear_model import LogisticRegression
 
-    from mrisynth.zoo.data import digits
+    from mrisynth.zoo_bench.datasets import digits
 
     x, y = digits(8, "train")
     x, y = x.reshape(len(x), -1).numpy(), y.numpy()
@@ -179,12 +179,12 @@ SPECS = [
     Spec("WGAN-GP", "wgan-gp", {}, "gan"),
     Spec("DRAGAN", "dragan", {}, "gan"),
     Spec("BEGAN", "began", {}, "began"),
-    *[Spec(f"f-GAN {d}", "fgan", {"divergence": d}) for d in ("kl", "reverse_kl", "js", "pearson", "hellinger", "tv")],
+    *[Spec(f"f-GAN {d}", "f-gan", {"divergence": d}) for d in ("kl", "reverse_kl", "js", "pearson", "hellinger", "tv")],
     Spec("Unrolled GAN (k=5)", "unrolled-gan", {"unroll_steps": 5}),
-    Spec("Minibatch discrimination", "fgan", {"divergence": "gan", "minibatch_features": 5}),
-    Spec("Minibatch stddev", "fgan", {"divergence": "gan", "minibatch_stddev": True}),
-    Spec("Feature matching", "fgan", {"divergence": "gan", "feature_matching": True}),
-    Spec("PacGAN (pack=4)", "fgan", {"divergence": "gan", "pack": 4}),
+    Spec("Minibatch discrimination", "f-gan", {"divergence": "gan", "minibatch_features": 5}),
+    Spec("Minibatch stddev", "f-gan", {"divergence": "gan", "minibatch_stddev": True}),
+    Spec("Feature matching", "f-gan", {"divergence": "gan", "feature_matching": True}),
+    Spec("PacGAN (pack=4)", "f-gan", {"divergence": "gan", "pack": 4}),
     Spec("InfoGAN (K codes)", "infogan", {"n_categories": None}),
     Spec("cGAN (mode label)", "gcds", {}),
 ]
@@ -609,7 +609,7 @@ def add_modes_parser(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mrisynth.zoo.benchmark_modes", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mrisynth.zoo_bench.modes", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

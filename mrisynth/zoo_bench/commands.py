@@ -76,11 +76,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.set_defaults(func=run_evaluate)
 
-    from mrisynth.zoo.likelihood_command import add_likelihood_parsers
+    from mrisynth.zoo_bench.likelihood_commands import add_likelihood_parsers
 
     add_likelihood_parsers(sub)
 
-    from mrisynth.zoo.benchmark_modes import add_modes_parser
+    from mrisynth.zoo_bench.modes import add_modes_parser
 
     add_modes_parser(sub)
 
@@ -131,7 +131,7 @@ def run_slices(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mrisynth.errors import InputError
-    from mrisynth.zoo.slices import build_slices, save_slices
+    from mrisynth.zoo_bench.slices import build_slices, save_slices
 
     _, zoo = _zoo_config(args.config)
     missing = [v for v in [*args.volumes, *(args.targets or [])] if not Path(v).exists()]
@@ -149,8 +149,8 @@ def run_slices(args: argparse.Namespace) -> int:
 
 def run_classifier(args: argparse.Namespace) -> int:
     from mrisynth.errors import InputError
-    from mrisynth.zoo.benchmark import images
-    from mrisynth.zoo.features import accuracy, save_classifier, train_classifier
+    from mrisynth.zoo_bench.tables import images
+    from mrisynth.zoo_bench.features import accuracy, save_classifier, train_classifier
 
     _threads(args.threads)
     config, zoo = _zoo_config(args.config)
@@ -190,7 +190,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from mrisynth.errors import InputError
     from mrisynth.zoo import registry
-    from mrisynth.zoo.benchmark import TRANSLATION, model_config, pairs, train_model
+    from mrisynth.zoo_bench.tables import TRANSLATION, model_config, pairs, train_model
 
     _threads(args.threads)
     config, zoo = _zoo_config(args.config)
@@ -236,8 +236,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mrisynth.errors import InputError
-    from mrisynth.zoo.benchmark import RUN_INFO, evaluate_runs, markdown_table, write_table
-    from mrisynth.zoo.features import load_classifier
+    from mrisynth.zoo_bench.tables import RUN_INFO, evaluate_runs, markdown_table, write_table
+    from mrisynth.zoo_bench.features import load_classifier
 
     _threads(args.threads)
     _, zoo = _zoo_config(args.config)

@@ -1,6 +1,6 @@
 """f-GAN on vector data with small MLPs, and the mode-collapse remedies as options.
 
-``FGAN`` minimises any f-divergence of :mod:`mrisynth.zoo.losses.fdiv` (``divergence="gan"`` with the
+``FDivergenceGAN`` minimises any f-divergence of :mod:`mrisynth.zoo.losses.fdiv` (``divergence="gan"`` with the
 ``alternative`` generator objective is the non-saturating GAN, ``saddle`` the minimax one). Options:
 
 * ``pack``: PacGAN, the discriminator judges ``pack`` samples at once;
@@ -21,8 +21,8 @@ from mrisynth.zoo.nets.mlp import MLPDiscriminator, mlp
 from mrisynth.zoo.registry import register
 
 
-@register("fgan")
-class FGAN(AdversarialModel):
+@register("f-gan")
+class FDivergenceGAN(AdversarialModel):
     def __init__(
         self,
         divergence: str = "js",
