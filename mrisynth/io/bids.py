@@ -38,8 +38,3 @@ def bids_name(participant_id: object, session_id: object, suffix: str, ext: str 
 def subject_dir(root: str | Path, participant_id: object, session_id: object) -> Path:
     """``root/sub-<id>/ses-<s>``: the per-session folder of a stage's results."""
     return Path(root) / f"sub-{bids_label(participant_id, 'sub')}" / f"ses-{bids_label(session_id, 'ses')}"
-
-
-def bids_path(root: str | Path, participant_id: object, session_id: object, suffix: str, ext: str = ".nii.gz", **entities: object) -> Path:
-    """``subject_dir(...) / bids_name(...)``."""
-    return subject_dir(root, participant_id, session_id) / bids_name(participant_id, session_id, suffix, ext, **entities)

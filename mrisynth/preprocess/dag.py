@@ -1,20 +1,21 @@
 """Inputs, wildcard patterns and targets of the preprocessing rules (workflow/rules/preprocess.smk holds
-only the rules). Subjects are keyed by (participant, session) without the BIDS prefixes."""
+only the rules). Subjects are keyed by (participant, session) without the BIDS prefixes; a subject is any
+object with ``participant_id``, ``session_id``, ``has_pet`` and ``paths`` (the cohort stage's
+:class:`~mrisynth.cohort.subjects.CohortSubject`, which sits above this module)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from mrisynth.cohort.subjects import CohortSubject
 from mrisynth.preprocess.outputs import qc_summary_paths, strip_prefix
 
 
-def subject_key(s: CohortSubject) -> tuple[str, str]:
+def subject_key(s) -> tuple[str, str]:
     return strip_prefix(s.participant_id, "sub"), strip_prefix(s.session_id, "ses")
 
 
-def subjects_regex(subjects: list[CohortSubject]) -> str:
+def subjects_regex(subjects: list) -> str:
     """Regex for the {sub} wildcard that matches only these subjects' (participant, session) pairs.
 
     The first {sub} of every output path is the folder sub-<id>/ses-<s>/, so a lookahead on the
@@ -49,7 +50,7 @@ def truth_pet_input(truth_dir: str | Path):
     return get
 
 
-def targets(results: str, subjects: list[CohortSubject], phantom: bool) -> list[str]:
+def targets(results: str, subjects: list, phantom: bool) -> list[str]:
     """Cohort QC outputs (which need every subject) and, for the phantom, the preprocessed true PETs."""
     out = [str(p) for p in qc_summary_paths(results).values()]
     if phantom:

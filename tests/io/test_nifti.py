@@ -8,7 +8,7 @@ import pytest
 import SimpleITK as sitk
 
 from mrisynth.errors import InputError
-from mrisynth.io.bids import bids_label, bids_name, bids_path
+from mrisynth.io.bids import bids_label, bids_name, subject_dir
 from mrisynth.io.nifti import check_nifti, load_nifti, save_nifti, voxel_sizes
 
 AFFINE = np.array([[-1.5, 0, 0, 30.0], [0, 1.5, 0, -40.0], [0, 0, 2.0, -20.0], [0, 0, 0, 1]])
@@ -87,7 +87,7 @@ def test_bids_names():
     assert bids_name("01", "ses-m12", "pet", space="MNI152NLin2009aSym", desc="preproc") == (
         "sub-01_ses-m12_space-MNI152NLin2009aSym_desc-preproc_pet.nii.gz")
     assert bids_name("7", "1", "mask", ext=".json") == "sub-7_ses-1_mask.json"
-    assert str(bids_path("results/preprocess", "sub-7", "1", "T1w")) == "results/preprocess/sub-7/ses-1/sub-7_ses-1_T1w.nii.gz"
+    assert str(subject_dir("results/preprocess", "sub-7", "1") / bids_name("sub-7", "1", "T1w")) == "results/preprocess/sub-7/ses-1/sub-7_ses-1_T1w.nii.gz"
     assert bids_label("sub-ab12", "sub") == "ab12"
     for bad in ("002_S_0295", "a-b", "", "sub-"):
         with pytest.raises(ValueError, match="letters and digits"):

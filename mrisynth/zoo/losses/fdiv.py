@@ -159,13 +159,3 @@ def fgan_g_loss(name: str, v_fake: Tensor, objective: str = "alternative") -> Te
     if objective == "alternative":
         return -d.activation(v_fake.float()).mean()
     raise ValueError(f"generator objective must be one of {GENERATOR_OBJECTIVES}, got {objective!r}")
-
-
-def lsgan_d_loss(d_real: Tensor, d_fake: Tensor, a: float = -1.0, b: float = 1.0) -> Tensor:
-    """LSGAN discriminator with targets b (real) and a (fake)."""
-    return 0.5 * ((d_real.float() - b) ** 2).mean() + 0.5 * ((d_fake.float() - a) ** 2).mean()
-
-
-def lsgan_g_value(d_real: Tensor, d_fake: Tensor, c: float = 0.0) -> Tensor:
-    """Mao et al.'s full generator objective (the real term does not depend on G but fixes the value)."""
-    return 0.5 * ((d_real.float() - c) ** 2).mean() + 0.5 * ((d_fake.float() - c) ** 2).mean()
