@@ -15,10 +15,12 @@ import torch
 
 from mrisynth.io.nifti import load_array, save_nifti
 from mrisynth.synthesis import paths
-from mrisynth.synthesis.evaluate import BASELINES, evaluate
-from mrisynth.synthesis.impute import impute_fold
+from mrisynth.synthesis.evaluate import BASELINES, evaluate_fold
+from mrisynth.synthesis.impute import fit_spread_scale, impute_fold, read_best
+from mrisynth.synthesis.intensity import IntensityMapping
+from mrisynth.synthesis.models import load_generator
 from mrisynth.synthesis.subjects import fold_subjects
-from mrisynth.synthesis.train import train_fold
+from mrisynth.synthesis.train import inference_config, train_fold
 
 from .conftest import AFFINE, make_cohort, tiny_config
 
@@ -47,17 +49,17 @@ def fold(tmp_path):
 
 def test_synthesis_fits_and_recalibration_ignore_test_subjects(fold, tmp_path):
     results, manifest, split, fs = fold
-    cfg = tiny_config(results, validate_every=2, val_subjects=2, validate_start=False, fast=False, residual_base="linear")
+    cfg = tiny_config(results, validate_every=1, val_subjects=1, validate_start=False, fast=False, residual_base="linear")
     cfg["synthesis"]["pix2pix"].update(noise="layers", diversity="energy", use_dropout=False, sampler="additive", noise_ngf=2)
     cfg["synthesis"]["calibration"]["recalibrate"] = True
 
     def train(name):
-        return train_fold(cfg, "pix2pix", results, manifest, split, tmp_path / name, steps=2, progress=False)
+        return train_fold(cfg, "pix2pix", results, manifest, split, tmp_path / name, steps=1, progress=False)
 
     def spread_scale(name):
         out = tmp_path / name
         rows = impute_fold(cfg, "pix2pix", results, manifest, split, out / "best.pt", out / "imputed", out / "imputed.tsv",
-                           progress=False, samples=3)
+                           progress=False, samples=2)
         sidecar = paths.imputed_pet_path(results, "pix2pix", 0, rows[0]["participant_id"], "M00", 3.0).name.replace(".nii.gz", ".json")
         doc = json.loads((out / "imputed" / sidecar).read_text())
         return doc["spread_scale"], doc["recalibration"]["fit_subjects"]
@@ -72,35 +74,40 @@ def test_synthesis_fits_and_recalibration_ignore_test_subjects(fold, tmp_path):
     assert _same_state(again["mapping"], before["mapping"]) and again["step"] == before["step"]
     assert _same_state(again["generator"], before["generator"])
     assert spread_scale("test-changed") == (c_before, fit_subjects)
-    # validation subjects are what the factor is fit on: changing one moves it (same generator)
+    # the factor is fit on the validation subjects: changing one moves it (same generator)
+    best = read_best(tmp_path / "test-changed" / "best.pt")
+    net, mapping = load_generator(best)[0], IntensityMapping.from_dict(best["mapping"])
+    refit = lambda: fit_spread_scale(fs.val, net, inference_config(cfg, int(best["multiple"])), mapping,  # noqa: E731
+                                     int(cfg["seed"]), 2, "noise", 0.9)["spread_scale"]
+    assert refit() == c_before
     _noise(fs.val[0], 50, kinds=("pet",))
-    assert spread_scale("test-changed")[0] != c_before
+    assert refit() != c_before
     # and a training subject moves the intensity mapping and the generator
     _noise(fs.train[0], 99)
     moved = train("train-changed")
     assert not _same_state(moved["mapping"], before["mapping"]) and not _same_state(moved["generator"], before["generator"])
 
 
-def test_evaluation_baselines_ignore_test_subjects(fold, tmp_path):
+def test_evaluation_baselines_ignore_test_subjects(fold):
     results, manifest, split, fs = fold
     cfg = tiny_config(results)
+    cfg["synthesis"]["evaluation"].update(encoder_steps=1, kid_subsets=1)  # FID/KID are not looked at here
 
-    def baseline_rows(name):
-        evaluate(cfg, results, manifest, [split], [], tmp_path / name, progress=False)
-        metrics = pd.read_csv(tmp_path / name / "metrics.csv", dtype={"participant_id": str})
+    def baseline_rows():
+        metrics, _, _ = evaluate_fold(cfg, results, manifest, split, [])
         assert set(metrics["method"]) == set(BASELINES)
         return metrics.set_index(["participant_id", "method"]).sort_index()
 
-    before = baseline_rows("before")
+    before = baseline_rows()
     changed = [s for s in fs.test if s.has_pet]
     kept = [s.participant_id for s in fs.test if not s.has_pet]  # scored against their hidden true PET
     assert changed and kept
     for i, s in enumerate(changed):
         _noise(s, i)
-    after = baseline_rows("test-changed")
+    after = baseline_rows()
     assert after.loc[kept].equals(before.loc[kept])  # same baselines, bit for bit
     assert not after.loc[[s.participant_id for s in changed]].equals(before.loc[[s.participant_id for s in changed]])
     _noise(fs.train[0], 99, kinds=("pet",))
-    moved = baseline_rows("train-changed")
+    moved = baseline_rows()
     for method in BASELINES:  # both baselines move
         assert not moved.xs(method, level="method").loc[kept].equals(after.xs(method, level="method").loc[kept])
