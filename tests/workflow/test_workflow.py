@@ -56,9 +56,115 @@ def test_tiny_real_run(tmp_path):
     _run([SNAKEMAKE, "--cores", "2", "--configfile", str(cfg), "--snakefile", str(ROOT / "Snakefile"),
           "--directory", str(tmp_path)], timeout=900)
     results = tmp_path / "results"
-    assert (results / "manifest" / "manifest.csv").exists()
     assert (results / "report" / "cohort.html").stat().st_size > 1000
     assert (results / "report" / "index.html").stat().st_size > 1000
-    assert (results / "summary" / "scenarios.csv").exists()
     leftovers = [p for p in results.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
     assert not leftovers, leftovers
+    check_outputs(results, config)
+
+
+def check_outputs(results: Path, config: dict) -> None:
+    """What the DAG wrote, by content: folds, imputations, predictions, synthesis metrics, the scenario table."""
+    from mrisynth.classify.data import read_cohort
+
+    cohort = read_cohort(results / "manifest" / "manifest.csv")
+    assert len(cohort) == sum(config["phantom"]["groups"].values())
+    splits = _check_folds(results, cohort, config["split"]["k"])
+    no_pet = set(cohort.loc[~cohort["has_pet"], "participant_id"])
+    _check_imputations(results, config, splits, no_pet)
+    _check_synthesis_metrics(results, config, splits, cohort)
+    _check_scenario_table(results, config, splits)
+
+
+def _check_folds(results: Path, cohort, k: int) -> list:
+    """Each fold's train / val / test partition the subjects kept by QC; the k test splits partition them too."""
+    from mrisynth.classify.splits import load_split
+    from mrisynth.preprocess.outputs import qc_summary_paths, strip_prefix
+    from mrisynth.preprocess.qc import excluded_subjects
+
+    dropped = {strip_prefix(p, "sub") for p, _ in excluded_subjects(qc_summary_paths(results)["json"])}
+    kept = {p for p in cohort["participant_id"] if strip_prefix(p, "sub") not in dropped}
+    splits = [load_split(results / "splits" / f"fold-{f}.json") for f in range(k)]
+    for s in splits:
+        parts = [set(s.train), set(s.val), set(s.test)]
+        assert set().union(*parts) == kept and sum(map(len, parts)) == len(kept), s
+    tests = [set(s.test) for s in splits]
+    assert set().union(*tests) == kept and sum(map(len, tests)) == len(kept)
+    return splits
+
+
+def _participant(path: Path) -> str:
+    return path.name.split("_")[0].removeprefix("sub-")
+
+
+def _check_imputations(results: Path, config: dict, splits: list, no_pet: set) -> None:
+    """Each model imputes, in each fold, exactly the subjects without PET plus the fold's test subjects; with
+    K samples, the K draws of the same subjects."""
+    import nibabel as nib
+
+    from mrisynth.synthesis.paths import imputed_dir
+
+    samples = config["synthesis"].get("samples", {})
+    for model in config["synthesis"]["models"]:
+        for s in splits:
+            folder = imputed_dir(results, model, s.fold)
+            expected = no_pet | set(s.test)
+            assert {_participant(p) for p in folder.glob(f"*_desc-synth{model}_pet.nii.gz")} == expected, (model, s.fold)
+            draws = sorted(folder.glob(f"*_desc-synth{model}samples_pet.nii.gz"))
+            if samples.get(model, 0) >= 2:
+                assert {_participant(p) for p in draws} == expected
+                assert all(nib.load(p).shape[-1] == samples[model] for p in draws)
+            else:
+                assert not draws
+
+
+def _check_synthesis_metrics(results: Path, config: dict, splits: list, cohort) -> None:
+    """evaluate-synthesis scored every test subject (real or hidden true PET) for every model and baseline;
+    each model's MAE recomputed from the imputed and reference files."""
+    import numpy as np
+    import pandas as pd
+
+    from mrisynth.io.nifti import load_array
+    from mrisynth.preprocess.outputs import subject_paths
+    from mrisynth.synthesis.evaluate import BASELINES
+    from mrisynth.synthesis.paths import evaluation_dir, imputed_pet_path
+
+    res = config["preprocess"]["resolution_mm"]
+    metrics = pd.read_csv(evaluation_dir(results) / "metrics.csv", dtype={"participant_id": str})
+    models = list(config["synthesis"]["models"])
+    expected = {(s.fold, p, m) for s in splits for p in s.test for m in models + list(BASELINES)}
+    assert set(zip(metrics["fold"], metrics["participant_id"], metrics["method"])) == expected
+    assert len(metrics) == len(expected)
+    session = dict(zip(cohort["participant_id"], cohort["session_id"]))
+    for r in metrics[metrics["method"].isin(models)].itertuples():
+        sp = subject_paths(results, r.participant_id, session[r.participant_id], res)
+        ref = load_array(sp.pet if r.reference == "real" else sp.truth_pet)[0]
+        pred = load_array(imputed_pet_path(results, r.method, r.fold, r.participant_id, session[r.participant_id], res))[0]
+        mask = load_array(sp.mask)[0] > 0
+        assert r.mae == pytest.approx(float(np.abs(pred - ref)[mask].mean()), rel=1e-5), r
+
+
+def _check_scenario_table(results: Path, config: dict, splits: list) -> None:
+    """Every classifier x scenario x fold predicted exactly the fold's test subjects (per imputation for
+    multiple imputation), and the scenario table is what an independent computation gives from them."""
+    import pandas as pd
+
+    from mrisynth.classify.dag import prediction_files
+    from mrisynth.classify.scenarios import scenario_names
+
+    from ..scenario_reference import compare_tables, reference_table
+
+    folds = [s.fold for s in splits]
+    files = prediction_files(str(results), config["classify"]["classifiers"], scenario_names(config), folds)
+    frames = []
+    for path in files:  # the order summarize reads them in
+        pred = pd.read_csv(path, dtype={"participant_id": str})
+        test = set(splits[int(pred["fold"].iloc[0])].test)
+        groups = pred.groupby("imputation") if "imputation" in pred else [(None, pred)]
+        for _, g in groups:
+            assert set(g["participant_id"]) == test and len(g) == len(test), path
+        frames.append(pred)
+    written = pd.read_csv(results / "summary" / "scenarios.csv")
+    reference = reference_table(pd.concat(frames, ignore_index=True), config["classify"]["n_bootstrap"], config["seed"])
+    problems = compare_tables(written, reference, decimals=4)
+    assert not problems, "\n".join(problems[:20])
