@@ -42,8 +42,11 @@ def test_identical_imputations_pool_to_the_single_analysis():
 
 def test_multi_imputed_scenario_end_to_end(cohort, capsys):
     c, k, fold = cohort, 4, 2
-    cfg_names = scenario_names({"cohort": "phantom", "classify": {"scenarios": ["mri_only"]},
-                                "synthesis": {"models": ["pix2pix", "cyclegan"], "samples": {"pix2pix": k}}})
+    from mrisynth.config import load_config
+
+    cfg_names = scenario_names(load_config(None, overrides={
+        "cohort": "phantom", "classify": {"scenarios": ["mri_only"]},
+        "synthesis": {"models": {"pix2pix": {"samples": k}, "cyclegan": {}}}}))
     assert cfg_names == ["mri_only", "mri+imputed_pix2pix", "mri+imputed_cyclegan", "mri+multi_imputed_pix2pix"]
     manifest = pd.read_csv(c["manifest"])
     rng = np.random.default_rng(0)

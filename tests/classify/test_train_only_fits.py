@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from mrisynth.classify.data import read_cohort, subject_images
+from mrisynth.classify.data import subject_images
+from mrisynth.cohort.table import read_cohort
 from mrisynth.classify.run import _load_volumes
 from mrisynth.classify.scenarios import pet_plan
-from mrisynth.classify.splits import load_split
+from mrisynth.cohort.splits import load_split
 from mrisynth.cli import main
 from mrisynth.io.nifti import save_nifti
 from mrisynth.preprocess.outputs import subject_paths

@@ -18,11 +18,12 @@ from mrisynth.synthesis import paths
 from mrisynth.synthesis.evaluate import BASELINES, evaluate_fold
 from mrisynth.synthesis.impute import fit_spread_scale, impute_fold, read_best
 from mrisynth.synthesis.intensity import IntensityMapping
+from mrisynth.synthesis.settings import model_settings
 from mrisynth.synthesis.models import load_generator
 from mrisynth.synthesis.subjects import fold_subjects
 from mrisynth.synthesis.train import inference_config, train_fold
 
-from .conftest import AFFINE, make_cohort, tiny_config
+from .conftest import AFFINE, make_cohort, results_root, tiny_config
 
 
 def _noise(s, seed: int, kinds=("t1", "pet")) -> None:
@@ -49,19 +50,20 @@ def fold(tmp_path):
 
 def test_synthesis_fits_and_recalibration_ignore_test_subjects(fold, tmp_path):
     results, manifest, split, fs = fold
-    cfg = tiny_config(results, validate_every=1, val_subjects=1, validate_start=False, fast=False, residual_base="linear")
-    cfg["synthesis"]["pix2pix"].update(noise="layers", diversity="energy", use_dropout=False, sampler="additive", noise_ngf=2)
+    net_kw = {"noise": "layers", "diversity": "energy", "use_dropout": False, "sampler": "additive", "noise_ngf": 2}
+    cfg = tiny_config(results, {"pix2pix": {"steps": 1, "samples": 2, "net": net_kw}}, validate_every=1, val_subjects=1,
+                      validate_start=False, fast=False, residual_base="linear")
     cfg["synthesis"]["calibration"]["recalibrate"] = True
+    settings = model_settings(cfg, "pix2pix")
 
     def train(name):
-        return train_fold(cfg, "pix2pix", results, manifest, split, tmp_path / name, steps=1, progress=False)
+        return train_fold(cfg, settings, results_root(results, tmp_path / name), manifest, 0, progress=False)
 
     def spread_scale(name):
-        out = tmp_path / name
-        rows = impute_fold(cfg, "pix2pix", results, manifest, split, out / "best.pt", out / "imputed", out / "imputed.tsv",
-                           progress=False, samples=2)
-        sidecar = paths.imputed_pet_path(results, "pix2pix", 0, rows[0]["participant_id"], "M00", 3.0).name.replace(".nii.gz", ".json")
-        doc = json.loads((out / "imputed" / sidecar).read_text())
+        root = tmp_path / name
+        rows = impute_fold(cfg, settings, root, manifest, 0, progress=False)
+        sidecar = paths.imputed_pet_path(root, "pix2pix", 0, rows[0]["participant_id"], "M00", 3.0)
+        doc = json.loads(sidecar.with_name(sidecar.name.replace(".nii.gz", ".json")).read_text())
         return doc["spread_scale"], doc["recalibration"]["fit_subjects"]
 
     before = train("before")
@@ -75,7 +77,7 @@ def test_synthesis_fits_and_recalibration_ignore_test_subjects(fold, tmp_path):
     assert _same_state(again["generator"], before["generator"])
     assert spread_scale("test-changed") == (c_before, fit_subjects)
     # the factor is fit on the validation subjects: changing one moves it (same generator)
-    best = read_best(tmp_path / "test-changed" / "best.pt")
+    best = read_best(paths.best_checkpoint(tmp_path / "test-changed", "pix2pix", 0))
     net, mapping = load_generator(best)[0], IntensityMapping.from_dict(best["mapping"])
     refit = lambda: fit_spread_scale(fs.val, net, inference_config(cfg, int(best["multiple"])), mapping,  # noqa: E731
                                      int(cfg["seed"]), 2, "noise", 0.9)["spread_scale"]

@@ -65,7 +65,7 @@ def test_tiny_real_run(tmp_path):
 
 def check_outputs(results: Path, config: dict) -> None:
     """What the DAG wrote, by content: folds, imputations, predictions, synthesis metrics, the scenario table."""
-    from mrisynth.classify.data import read_cohort
+    from mrisynth.cohort.table import read_cohort
 
     cohort = read_cohort(results / "manifest" / "manifest.csv")
     assert len(cohort) == sum(config["phantom"]["groups"].values())
@@ -78,7 +78,7 @@ def check_outputs(results: Path, config: dict) -> None:
 
 def _check_folds(results: Path, cohort, k: int) -> list:
     """Each fold's train / val / test partition the subjects kept by QC; the k test splits partition them too."""
-    from mrisynth.classify.splits import load_split
+    from mrisynth.cohort.splits import load_split
     from mrisynth.preprocess.outputs import qc_summary_paths, strip_prefix
     from mrisynth.preprocess.qc import excluded_subjects
 
@@ -104,7 +104,7 @@ def _check_imputations(results: Path, config: dict, splits: list, no_pet: set) -
 
     from mrisynth.synthesis.paths import imputed_dir
 
-    samples = config["synthesis"].get("samples", {})
+    samples = {m: s.get("samples", 0) for m, s in config["synthesis"]["models"].items()}
     for model in config["synthesis"]["models"]:
         for s in splits:
             folder = imputed_dir(results, model, s.fold)
