@@ -35,8 +35,6 @@ rule landmarks:
         f"{RESULTS}/logs/landmarks/fold-{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/landmarks/fold-{{fold}}.tsv"
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
@@ -70,8 +68,6 @@ rule classify:
         f"{RESULTS}/logs/classify/{{classifier}}/{{scenario}}/fold-{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/classify/{{classifier}}_{{scenario}}_fold-{{fold}}.tsv"
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
@@ -103,8 +99,6 @@ rule summarize:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
         f"{RESULTS}/benchmarks/summarize/summarize.tsv"
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,

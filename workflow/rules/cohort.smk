@@ -12,8 +12,6 @@ if config["cohort"] == "phantom":
             truth=directory(str(MANIFEST_DIR / config["phantom"]["truth_dir"])),
         log:
             f"{RESULTS}/logs/phantom.log",
-        conda:
-            SOFTWARE
         threads: 4  # the first job, nothing else can run while it does; capped at --cores
         resources:
             mem_mb=2000,
@@ -37,8 +35,6 @@ rule validate:
         MANIFEST_OUT,
     log:
         f"{RESULTS}/logs/validate.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
@@ -60,8 +56,6 @@ rule cohort_report:
         ),
     log:
         f"{RESULTS}/logs/cohort_report.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -82,8 +76,6 @@ rule split:
         f"{RESULTS}/logs/split.log",
     benchmark:
         f"{RESULTS}/benchmarks/split/split.tsv"
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=500,

@@ -9,10 +9,6 @@ from mrisynth.preprocess import dag as preprocess_dag
 from mrisynth.report import dag as report_dag
 from mrisynth.synthesis import dag as synthesis_dag
 
-# the software of every rule: with `--sdm conda`, the named conda environment `mrisynth` (create it with
-# `conda create -n mrisynth python=3.11` and, inside it, `pip install torch==2.13.0 -e .`); otherwise the
-# rules run in the environment snakemake runs in (`make` puts .venv/bin first on PATH)
-SOFTWARE = "mrisynth"
 RESULTS = config["results"]
 MANIFEST = config["manifest"]
 MANIFEST_DIR = Path(MANIFEST).parent

@@ -27,8 +27,6 @@ rule preprocess_t1_pet:
         f"{PP_LOG}.benchmark.tsv"
     wildcard_constraints:
         sub=preprocess_dag.subjects_regex(PP_WITH_PET),
-    conda:
-        SOFTWARE
     threads: 1  # registration runs single-threaded (bitwise repeatable); 2 jobs share 2 cores
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
@@ -56,8 +54,6 @@ rule preprocess_t1:
         f"{PP_LOG}.benchmark.tsv"
     wildcard_constraints:
         sub=preprocess_dag.subjects_regex(PP_T1_ONLY),
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
@@ -89,8 +85,6 @@ rule qc_summary:
         ),
     log:
         f"{RESULTS}/logs/preprocess/qc_summary.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -120,8 +114,6 @@ if config["cohort"] == "phantom":
             f"{PP_LOG}_truth.log",
         wildcard_constraints:
             sub=preprocess_dag.subjects_regex(PP_T1_ONLY),
-        conda:
-            SOFTWARE
         threads: 1
         resources:
             mem_mb=lambda wildcards, attempt: 3000 * attempt,

@@ -24,8 +24,6 @@ rule report:
         f"{RESULTS}/logs/report.log",
     benchmark:
         f"{RESULTS}/benchmarks/report/report.tsv"
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,

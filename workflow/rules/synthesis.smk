@@ -42,8 +42,6 @@ rule train_synthesis:
         f"{RESULTS}/logs/synthesis/train_{{synth_model}}_fold-{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/synthesis/train_{{synth_model}}_fold-{{fold}}.tsv"
-    conda:
-        SOFTWARE
     threads: 2
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
@@ -79,8 +77,6 @@ rule impute:
         f"{RESULTS}/logs/synthesis/impute_{{synth_model}}_fold-{{fold}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/synthesis/impute_{{synth_model}}_fold-{{fold}}.tsv"
-    conda:
-        SOFTWARE
     threads: 2
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
@@ -113,8 +109,6 @@ rule evaluate_synthesis:
         f"{RESULTS}/logs/synthesis/evaluate.log",
     benchmark:
         f"{RESULTS}/benchmarks/synthesis/evaluate.tsv"
-    conda:
-        SOFTWARE
     threads: 2
     resources:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
@@ -149,8 +143,6 @@ rule calibrate_synthesis:
         f"{RESULTS}/logs/synthesis/calibrate.log",
     benchmark:
         f"{RESULTS}/benchmarks/synthesis/calibrate.tsv"
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,

@@ -63,8 +63,6 @@ rule zoo_modes:
         ),
     log:
         f"{RESULTS}/logs/zoo/modes.log",
-    conda:
-        SOFTWARE
     threads: 2
     resources:
         mem_mb=3000,
@@ -83,8 +81,6 @@ rule zoo_classifier:
         f"{ZOO}/classifier.pt",
     log:
         f"{RESULTS}/logs/zoo/classifier.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
@@ -104,8 +100,6 @@ rule zoo_train:
         grid=f"{ZOO}/runs/{{zoo_model}}/samples.png",
     log:
         f"{RESULTS}/logs/zoo/train_{{zoo_model}}.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -126,8 +120,6 @@ rule zoo_slices:
         f"{ZOO_PHANTOM}/slices.npz",
     log:
         f"{RESULTS}/logs/zoo/slices.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -150,8 +142,6 @@ rule zoo_pairs:
         f"{ZOO_PHANTOM}/pairs.npz",
     log:
         f"{RESULTS}/logs/zoo/pairs.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -171,8 +161,6 @@ rule zoo_phantom_target_classifier:
         f"{ZOO_PHANTOM}/target_classifier.pt",
     log:
         f"{RESULTS}/logs/zoo/phantom_target_classifier.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
@@ -193,8 +181,6 @@ rule zoo_phantom_classifier:
         f"{ZOO_PHANTOM}/classifier.pt",
     log:
         f"{RESULTS}/logs/zoo/phantom_classifier.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=1000,
@@ -219,8 +205,6 @@ rule zoo_phantom_train:
         grid=f"{ZOO_PHANTOM}/runs/{{zoo_model}}/samples.png",
     log:
         f"{RESULTS}/logs/zoo/phantom_train_{{zoo_model}}.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -242,8 +226,6 @@ rule zoo_evaluate:
         markdown=f"{ZOO}/benchmark.md",
     log:
         f"{RESULTS}/logs/zoo/evaluate.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -266,8 +248,6 @@ rule zoo_likelihood_train:
         curve=f"{ZOO_LIKELIHOOD}/runs/{{zoo_lrun}}/curve.png",
     log:
         f"{RESULTS}/logs/zoo/likelihood_train_{{zoo_lrun}}.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=2000,
@@ -297,8 +277,6 @@ rule zoo_likelihood_evaluate:
         ),
     log:
         f"{RESULTS}/logs/zoo/likelihood_evaluate.log",
-    conda:
-        SOFTWARE
     threads: 1
     resources:
         mem_mb=3000,
