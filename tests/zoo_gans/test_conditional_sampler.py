@@ -58,7 +58,7 @@ def trained(request):
     x, y = joint(law, 4096, np.random.default_rng(0))
     model = build("gcds", seed=0)  # the defaults
     data = TensorDataset(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32))
-    Trainer(model, data, TrainConfig(steps=1200, batch_size=256, seed=0, ema_decay=0.99, progress=False)).fit()
+    Trainer(model, data, TrainConfig(steps=3000, batch_size=256, seed=0, ema_decay=0.99, progress=False)).fit()
     return request.param, law, model
 
 

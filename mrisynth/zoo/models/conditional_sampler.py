@@ -6,8 +6,11 @@ G(., x), and G can be learned by matching JOINT distributions: a discriminator D
 (X, Y) from (X, G(eta, X)), with the same X in both. If the joints match, G(eta, x) ~ Y | X = x for almost
 every x. Any f-divergence of :mod:`mrisynth.zoo.losses.fdiv` can be used (GCDS uses KL; JS is the
 default here because it trains more steadily with small MLPs). eta is Gaussian (any continuous law works).
-The defaults (Adam beta1 = 0, 1200 steps of batch 256 with an EMA of G, decay 0.99, in the trainer) recover
-the tested 1D conditional laws; beta1 = 0.5 under-disperses the conditionals at the same budget.
+The defaults (Adam beta1 = 0, 64 hidden units, the learning rate decayed linearly to 0 over 3000 steps; in
+the trainer 3000 steps of batch 256 with an EMA of G, decay 0.99) recover the tested 1D conditional laws with
+margin, on 1 or 2 threads alike (worst held-out CDF error on the mixture 0.075 where the test allows 0.1).
+Without the decay the last iterates oscillate around the equilibrium: 1200 steps at a constant rate and 32
+hidden units passed on 2 threads and failed on 1 (CDF error 0.104); beta1 = 0.5 under-disperses.
 
 This is the theory under the 3D synthesis: imputing a subject's PET from their MRI is drawing from
 PET | MRI, and multiple imputation is drawing several eta for the same x.
@@ -32,7 +35,7 @@ class ConditionalSampler(AdversarialModel):
         x_dim: int = 1,
         y_dim: int = 1,
         noise_dim: int = 4,
-        hidden: int = 32,
+        hidden: int = 64,
         depth: int = 3,
         divergence: str = "js",
         generator_objective: str = "alternative",
@@ -40,6 +43,7 @@ class ConditionalSampler(AdversarialModel):
         lr_d: float = 2e-3,
         betas: tuple[float, float] = (0.0, 0.999),
         n_critic: int = 1,
+        lr_decay_steps: int = 3000,
         seed: int | None = None,
     ):
         super().__init__(n_critic=n_critic, seed=seed)
@@ -50,6 +54,10 @@ class ConditionalSampler(AdversarialModel):
         self.nets["D"] = MLPDiscriminator(x_dim + y_dim, hidden, depth)
         self.optimizers["G"] = torch.optim.Adam(self.nets["G"].parameters(), lr=lr_g, betas=tuple(betas))
         self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), lr=lr_d, betas=tuple(betas))
+        if lr_decay_steps:  # linear decay to 0: the last iterates stop oscillating around the equilibrium
+            decay = lambda step: max(0.0, 1.0 - step / lr_decay_steps)  # noqa: E731
+            for name, opt in self.optimizers.items():
+                self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = generator.device if generator is not None else self.device
