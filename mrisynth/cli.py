@@ -21,6 +21,7 @@ from mrisynth.errors import InputError
 COMMANDS: dict[str, str] = {
     "phantom": "mrisynth.phantom.cli:add_parser",
     "validate": "mrisynth.io.manifest:add_validate_command",
+    "bids-manifest": "mrisynth.io.bids_dataset:add_bids_manifest_command",
     "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
     "preprocess": "mrisynth.preprocess.cli:add_preprocess",
     "qc-summary": "mrisynth.preprocess.cli:add_qc_summary",
