@@ -183,8 +183,8 @@ def _layout(bids_dir: Path):
 
 
 def _first_run(files) -> str:
-    run = lambda f: int(f.entities.get("run", 0))  # noqa: E731
-    return sorted(files, key=lambda f: (run(f), f.path))[0].path
+    """The path of the first run: no run entity (0), then run 1, 2, ..."""
+    return min(files, key=lambda f: (int(f.entities.get("run", 0)), f.path)).path
 
 
 def _images(layout, suffix: str, datatype: str, **filters) -> dict[tuple[str, str], str]:
