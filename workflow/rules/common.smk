@@ -40,8 +40,8 @@ def read_manifest_rows():
     """Rows of the raw manifest, read when the DAG is built (the manifest must exist by then).
 
     cohort bids: the DAG's jobs depend on who is labelled, so the manifest is derived here, before the DAG
-    exists, not by a rule (a checkpoint would make every subject list of every rule file lazy). Indexing a
-    dataset with pybids takes minutes at ADNI scale, so it is redone only when the dataset's fingerprint
+    exists, not by a rule (a checkpoint would make every subject list of every rule file lazy). Deriving
+    takes about a minute of CPU at ADNI scale (pybids indexing), so it is redone only when the dataset's fingerprint
     (every file's path, size and time) or the horizon changed, and the manifest is rewritten only when its
     content changed, so that nothing downstream re-runs for nothing. A bad dataset stops here: nothing runs.
     """
