@@ -21,6 +21,7 @@ from mrisynth.errors import InputError
 COMMANDS: dict[str, str] = {
     "phantom": "mrisynth.phantom.commands:add_parser",
     "validate": "mrisynth.cohort.commands:add_validate",
+    "bids-manifest": "mrisynth.io.bids_dataset:add_bids_manifest_command",
     "cohort-report": "mrisynth.report.commands:add_cohort_report",
     "preprocess": "mrisynth.preprocess.commands:add_preprocess",
     "qc-summary": "mrisynth.preprocess.commands:add_qc_summary",

@@ -103,7 +103,9 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
-    """ROC curves of the pooled out-of-fold predictions: one panel per task x classifier."""
+    """ROC curves of the pooled out-of-fold predictions: one panel per task x classifier, two panels per row
+    (the report shows the figure at most ~1150 px wide: the legend's 9 pt stay legible), one colour per
+    scenario in every panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,20 +116,26 @@ def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
 
     panels = [(t, c) for t in TASKS for c in sorted(pred["classifier"].unique())
               if ((pred["task"] == t) & (pred["classifier"] == c)).any()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
-    for ax, (task, clf) in zip(axes[0], panels):
+    scenarios = _scenario_order(pred["scenario"].unique())
+    colours = {scen: plt.get_cmap("tab10" if len(scenarios) <= 10 else "tab20")(i) for i, scen in enumerate(scenarios)}
+    cols = min(2, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 5.0 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (task, clf) in zip(axes.flat, panels):
         g = pred[(pred["task"] == task) & (pred["classifier"] == clf)]
         for scen in _scenario_order(g["scenario"].unique()):
             s = g[g["scenario"] == scen]
             if s["label"].nunique() < 2:
                 continue
             fpr, tpr, _ = roc_curve(s["label"], s["prob"])
-            ax.plot(fpr, tpr, label=f"{scen} ({roc_auc_score(s['label'], s['prob']):.2f})",
+            ax.plot(fpr, tpr, label=f"{scen} ({roc_auc_score(s['label'], s['prob']):.2f})", color=colours[scen],
                     linestyle="--" if scen in (REFERENCE, "mri+true_pet") else "-")
         ax.plot([0, 1], [0, 1], color="grey", linewidth=0.5)
         ax.set(title=f"{task.replace('_vs_', ' vs ')}, {clf}", xlabel="1 - specificity", ylabel="sensitivity")
-        ax.legend(fontsize=7, loc="lower right")
-    save_figure(fig, path, dpi=90)
+        ax.legend(fontsize=9, loc="lower right", framealpha=0.85)
+    save_figure(fig, path, dpi=100)
 
 
 def summarize(paths: list[str | Path], out_dir: str | Path, n_boot: int, seed: int) -> pd.DataFrame:

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# Every table fits the page: a cell may break anywhere (long ids, paths, column names) rather than widen the
+# table past the page; the headless-browser test checks there is no horizontal overflow.
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .5em 0 1em; font-size: .92em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+body { font-family: system-ui, sans-serif; margin: 1em auto; padding: 0 1em; max-width: 72em; color: #222;
+       overflow-wrap: anywhere; }
+h1 { font-size: 1.5em; margin: .3em 0; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .4em 0 .8em; font-size: .85em; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: .2em .5em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; } .note { color: #555; font-size: .9em; }
-nav a { margin-right: 1em; }
+img { max-width: 100%; height: auto; } .note { color: #555; font-size: .9em; }
+nav a { margin-right: 1em; } details > summary { cursor: pointer; color: #1a4d80; margin: .4em 0; }
+#summary p { margin: .35em 0; } #summary table { margin: .2em 0 .5em; } #summary td, #summary th { padding: .1em .5em; }
 """
 
 
@@ -41,6 +45,11 @@ def table_html(table: pd.DataFrame, index: bool = True) -> str:
 def image_html(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def details_html(summary: str, body: str) -> str:
+    """A folded block: ``summary`` shows, ``body`` (HTML) opens on a click."""
+    return f"<details><summary>{html.escape(summary)}</summary>\n{body}\n</details>"
 
 
 def text_html(text: str, css_class: str = "note") -> str:

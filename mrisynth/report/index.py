@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mrisynth.report.html import Section, image_html, render_page, table_html, text_html
+from mrisynth.report.html import Section, details_html, image_html, render_page, table_html, text_html
 
 
 def _png(path: Path, alt: str) -> str:
@@ -40,14 +40,27 @@ def cohort_sections(results: Path) -> list[Section]:
 
 
 def qc_section(results: Path) -> Section:
+    """Flagged sessions and summary statistics of the QC numbers; the full per-session table folded."""
     from mrisynth.preprocess.outputs import qc_summary_paths
 
     paths = qc_summary_paths(results)
     if not paths["tsv"].exists():
         return Section("Preprocessing QC", _missing("QC summary", paths["tsv"]))
-    table = pd.read_csv(paths["tsv"], sep="\t")
-    body = text_html(f"{len(table)} sessions registered to the template; one row per session.") + table_html(
-        table.round(4), index=False)
+    table = pd.read_csv(paths["tsv"], sep="\t", dtype={"participant_id": str, "session_id": str})
+    table[["failed_checks", "outlier_checks"]] = table[["failed_checks", "outlier_checks"]].fillna("")
+    flagged = table[table["failed"] | table["outlier"]]
+    body = text_html(f"{len(table)} sessions registered to the template; {int(table['failed'].sum())} failed a check "
+                     f"({int(table['excluded'].sum())} excluded from later stages), {int(table['outlier'].sum())} "
+                     "outlier(s) (robust z-score), kept.")
+    if len(flagged):
+        body += table_html(flagged[["participant_id", "session_id", "failed_checks", "outlier_checks", "excluded"]],
+                           index=False)
+    numbers = [c for c in table.columns if c != "resolution_mm" and pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c])]
+    stats = table[numbers].describe().T
+    stats = stats.rename(columns={"count": "n", "50%": "median", "std": "sd"})[["n", "mean", "sd", "min", "median", "max"]]
+    body += "<h3>Summary statistics</h3>" + table_html(stats.round(4).astype({"n": int}))
+    body += details_html(f"All {len(table)} sessions", table_html(table.round(4), index=False))
     if paths["mosaic"].exists():
         body += _png(paths["mosaic"], "QC mosaic")
     return Section("Preprocessing QC", body)
@@ -169,7 +182,9 @@ def time_section(results: Path) -> Section:
 def build_report(results: str | Path) -> str:
     results = Path(results)
     calibration = calibration_section(results)
-    sections = [*cohort_sections(results), qc_section(results), synthesis_section(results), *([calibration] if calibration else []),
+    from mrisynth.report.summary import summary_section
+
+    sections = [summary_section(results), *cohort_sections(results), qc_section(results), synthesis_section(results), *([calibration] if calibration else []),
                 *scenario_sections(results), landmark_section(results), *filter(None, [dsnet_section(results)]),
                 time_section(results)]
     return render_page("mrisynth report", sections, subtitle=f"Results folder: {results.resolve()}")

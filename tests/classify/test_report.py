@@ -1,6 +1,8 @@
 """The HTML report from a tiny real run: landmarks, classifiers, summary, benchmarks -> index.html."""
 
 import base64
+import json
+import re
 from pathlib import Path
 import shutil
 import subprocess
@@ -78,6 +80,81 @@ def test_report_holds_tables_and_embedded_images(report_html):
     assert "does not exist" in text  # QC and synthesis were not run here and the page says so
 
 
+def _write_qc_and_synthesis(results: Path) -> None:
+    """Stage outputs the classify fixture lacks, at the demo's size: a 40-session QC table made by the QC
+    summariser (one failure, one outlier) and a synthesis evaluation of four models, two baselines and an oracle."""
+    from mrisynth.config import load_config
+    from mrisynth.preprocess import qc
+    from mrisynth.preprocess.outputs import qc_summary_paths
+
+    records = [{"participant_id": f"{i:04d}", "session_id": "M00", "resolution_mm": 3.0,
+                "ncc_template": 0.91 + 0.001 * (i % 7), "dice_brain_mask": 0.97 + 0.001 * (i % 5),
+                "t1_registration_metric": -1.3 - 0.01 * (i % 3), "has_pet": i % 2 == 0,
+                "pet_registration_metric": -1.05 if i % 2 == 0 else float("nan"),
+                "pet_t1_mutual_information": 0.48 if i % 2 == 0 else float("nan")} for i in range(40)]
+    records[3]["ncc_template"] = 0.2  # fails the NCC threshold
+    records[8]["t1_registration_metric"] = -0.4  # an outlier
+    table = qc.summarise(records, load_config(None)["preprocess"]["qc"])
+    tsv = qc_summary_paths(results)["tsv"]
+    tsv.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(tsv, sep="\t", index=False, float_format="%.4f")
+    folder = results / "synthesis" / "evaluation"
+    folder.mkdir(parents=True)
+    ssim = {"fgan": 0.9594, "fgan_nofc": 0.9595, "pix2pix": 0.9594, "cyclegan": 0.9572, "linear_regression": 0.9596,
+            "population_mean": 0.9521, "oracle": 0.9712}
+    pd.DataFrame([{"method": m, "mae_mean": 0.05, "mae_std": 0.01, "psnr_mean": 27.5, "psnr_std": 1.0, "ssim_mean": v,
+                   "ssim_std": 0.01, "n_subjects": 80} for m, v in ssim.items()]).to_csv(folder / "summary.csv", index=False)
+    pd.DataFrame([{"model": m, "baseline": "linear_regression", "metric": "ssim", "n": 80, "p_value": 0.0123}
+                  for m in ("fgan", "fgan_nofc", "pix2pix", "cyclegan")]).to_csv(folder / "tests.csv", index=False)
+
+
+def test_summary_headline_numbers(report_html):
+    from mrisynth.report.summary import auc_table, synthesis_table
+
+    results = report_html.parents[1]
+    _write_qc_and_synthesis(results)
+    synthesis = synthesis_table(results).set_index("method")
+    assert list(synthesis.index) == ["fgan", "fgan_nofc", "pix2pix", "cyclegan", "linear_regression", "population_mean",
+                                     "oracle"]
+    assert synthesis.loc["cyclegan", "SSIM − linear map"] == "-0.0024" and synthesis.loc["oracle", "SSIM − linear map"] == "+0.0116"
+    assert synthesis.loc["fgan", "p (Wilcoxon)"] == "0.012" and synthesis.loc["linear_regression", "SSIM − linear map"] == ""
+    scenarios = pd.read_csv(results / "summary" / "scenarios.csv").set_index(["task", "classifier", "scenario"])
+    aucs = auc_table(results).set_index("task")
+    ref = scenarios.loc[("pMCI_vs_sMCI", "regional", "mri_only")]
+    assert aucs.loc["pMCI vs sMCI", "MRI only"] == f"{ref['auc_pooled']:.3f} [{ref['auc_lo']:.2f}, {ref['auc_hi']:.2f}]"
+    real = scenarios.loc[("AD_vs_NC", "regional", "mri+real_pet")]
+    assert aucs.loc["AD vs NC", "+ real PET (complete cases)"].startswith(f"{real['auc_pooled']:.3f} [")
+    assert main(["report", "--results", str(results), "--out", str(report_html)]) == 0
+    text = report_html.read_text()
+    assert text.index('id="summary"') < text.index('id="cohort"')
+    assert "32 subjects (NC 8, sMCI 8, pMCI 8, AD 8) from 1 site(s); 16 with FDG-PET" in text
+    assert "QC: 1 failed a check (0 excluded), 2 outlier(s) kept." in text  # the failure is an outlier too
+    # QC: the flagged sessions and the statistics shown, the 40 rows folded
+    qc = text[text.index('id="preprocessing-qc"'):text.index('id="synthesis"')]
+    assert "<td>0003</td>" in qc.split("<details>")[0] and "<td>0008</td>" in qc.split("<details>")[0]
+    assert "<td>0004</td>" not in qc.split("<details>")[0] and "<summary>All 40 sessions</summary>" in qc
+
+
+# Runs in the page: where the summary ends, with every <details> opened whether the page or any table or
+# image is wider than the window, written into the DOM that --dump-dom prints.
+_LAYOUT_JS = """
+const summary = document.getElementById("summary").getBoundingClientRect();
+document.querySelectorAll("details").forEach(d => d.open = true);
+const width = document.documentElement.clientWidth;
+const right = Math.max(...[...document.querySelectorAll("table, img, pre")].map(e => e.getBoundingClientRect().right));
+document.body.insertAdjacentHTML("beforeend", "<pre id=layout>" + JSON.stringify({summary_bottom: summary.bottom,
+  height: window.innerHeight, width: width, scroll_width: document.documentElement.scrollWidth, right: right}) + "</pre>");
+"""
+
+
+def _layout(page: Path, tmp_path: Path, width: int, height: int) -> dict:
+    probe = tmp_path / f"layout-{width}x{height}.html"
+    probe.write_text(page.read_text().replace("</body>", f"<script>{_LAYOUT_JS}</script>\n</body>"))
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
+                          "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=60, check=True).stdout
+    return json.loads(re.findall(r"<pre id=\"?layout\"?>(\{.*?\})</pre>", dom)[-1])
+
+
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"headless Chromium not installed ({CHROMIUM})")
 def test_report_renders_in_headless_chromium(report_html, tmp_path):
     shot = tmp_path / "shot.png"
@@ -87,6 +164,15 @@ def test_report_renders_in_headless_chromium(report_html, tmp_path):
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,3000", report_html.as_uri()], capture_output=True, timeout=60, check=True)
     assert shot.stat().st_size > 10000
+    # with every section filled at the demo's size: the summary on the first screen of a 1280x800 window (a
+    # laptop), and nothing wider than the window, down to 800 px (the full QC table opened)
+    _write_qc_and_synthesis(report_html.parents[1])
+    assert main(["report", "--results", str(report_html.parents[1]), "--out", str(report_html)]) == 0
+    for width, height in ((1280, 800), (800, 800)):
+        box = _layout(report_html, tmp_path, width, height)
+        assert box["scroll_width"] <= box["width"] and box["right"] <= box["width"], box
+        if width == 1280:
+            assert 0 < box["summary_bottom"] <= box["height"], box
 
 
 def test_tiny_config_runs_on_eight_subjects(make_cohort):

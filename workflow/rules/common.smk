@@ -1,5 +1,6 @@
 # Shared state of every stage: the config, the subjects read from the manifest, the default targets.
 import csv
+import sys
 from pathlib import Path
 
 from mrisynth.classify import dag as classify_dag
@@ -10,7 +11,12 @@ from mrisynth.report import dag as report_dag
 from mrisynth.synthesis import dag as synthesis_dag
 
 RESULTS = config["results"]
-MANIFEST = config["manifest"]
+# cohort bids: the manifest is derived from the BIDS dataset (see read_manifest_rows)
+MANIFEST = (
+    f"{RESULTS}/manifest/bids_manifest.csv"
+    if config["cohort"] == "bids"
+    else config["manifest"]
+)
 MANIFEST_DIR = Path(MANIFEST).parent
 CONFIGFILES = [str(p) for p in workflow.configfiles]
 
@@ -38,7 +44,27 @@ CONFIG_ARGS = f"--config {EFFECTIVE_CONFIG}"
 
 
 def read_manifest_rows():
-    """Rows of the raw manifest, read when the DAG is built (the manifest must exist by then)."""
+    """Rows of the raw manifest, read when the DAG is built (the manifest must exist by then).
+
+    cohort bids: the DAG's jobs depend on who is labelled, so the manifest is derived here, before the DAG
+    exists, not by a rule (a checkpoint would make every subject list of every rule file lazy). Deriving
+    takes about a minute of CPU at ADNI scale (pybids indexing), so it is redone only when the dataset's fingerprint
+    (every file's path, size and time) or the horizon changed, and the manifest is rewritten only when its
+    content changed, so that nothing downstream re-runs for nothing. A bad dataset stops here: nothing runs.
+    """
+    if config["cohort"] == "bids":
+        from mrisynth.errors import InputError
+        from mrisynth.io.bids_dataset import cached_manifest
+
+        try:
+            rows, lines = cached_manifest(
+                config["bids_dir"], MANIFEST, config["horizon_months"]
+            )
+        except InputError as exc:
+            raise WorkflowError(f"cohort bids: {exc}")
+        for line in lines:
+            print(f"bids-manifest {config['bids_dir']}: {line}", file=sys.stderr)
+        return rows
     if not Path(MANIFEST).exists():
         raise WorkflowError(
             f"manifest {MANIFEST} not found. For a phantom cohort of another size run "
