@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "validate": "mrisynth.io.manifest:add_validate_command",
     "cohort-report": "mrisynth.report.cohort:add_cohort_report_command",
     "preprocess": "mrisynth.preprocess.cli:add_preprocess",
+    "preprocess-templates": "mrisynth.preprocess.cli:add_templates",
     "qc-summary": "mrisynth.preprocess.cli:add_qc_summary",
     "split": "mrisynth.classify.commands:add_split",
     "landmarks": "mrisynth.classify.commands:add_landmarks",

@@ -17,6 +17,8 @@ PP_PATHS = [subject_paths(RESULTS, *k, PP_CFG["resolution_mm"]) for k in PP_ROWS
 PP = subject_paths(RESULTS, "{sub}", "{ses}", PP_CFG["resolution_mm"])
 PP_LOG = f"{RESULTS}/logs/preprocess/sub-{{sub}}_ses-{{ses}}"
 QC_SUMMARY = qc_summary_paths(RESULTS)
+# the templates on the grid, made once and read by every preprocessing job
+PP_TEMPLATES = f"{RESULTS}/preprocess/templates_res-{PP_CFG['resolution_mm']}mm.npz"
 
 
 def subjects_regex(keys):
@@ -63,11 +65,28 @@ def preprocess_targets():
     return targets
 
 
+rule preprocess_templates:
+    """The MNI152 T1 template and brain mask at the working resolution and on the grid, for every job."""
+    output:
+        PP_TEMPLATES,
+    log:
+        f"{RESULTS}/logs/preprocess/templates.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        preprocess=PP_CFG,
+    shell:
+        "mrisynth preprocess-templates --out {output} {CONFIG_ARGS} > {log} 2>&1"
+
+
 rule preprocess_t1_pet:
     """T1 and PET of one subject to template space: N4, affine + rigid MI registration, SUVR, QC."""
     input:
         t1=manifest_input("t1w"),
         pet=manifest_input("pet"),
+        templates=PP_TEMPLATES,
     output:
         [str(p) for p in PP.t1_outputs + PP.pet_outputs],
     log:
@@ -87,13 +106,14 @@ rule preprocess_t1_pet:
     shell:
         "mrisynth preprocess --t1 {input.t1} --pet {input.pet} --out-dir {params.out_dir} "
         "--participant {wildcards.sub} --session {wildcards.ses} --threads {threads} "
-        "{CONFIG_ARGS} > {log} 2>&1"
+        "--templates {input.templates} {CONFIG_ARGS} > {log} 2>&1"
 
 
 rule preprocess_t1:
     """T1 of a subject without PET to template space: N4, affine MI registration, QC."""
     input:
         t1=manifest_input("t1w"),
+        templates=PP_TEMPLATES,
     output:
         [str(p) for p in PP.t1_outputs],
     log:
@@ -113,7 +133,7 @@ rule preprocess_t1:
     shell:
         "mrisynth preprocess --t1 {input.t1} --out-dir {params.out_dir} "
         "--participant {wildcards.sub} --session {wildcards.ses} --threads {threads} "
-        "{CONFIG_ARGS} > {log} 2>&1"
+        "--templates {input.templates} {CONFIG_ARGS} > {log} 2>&1"
 
 
 rule qc_summary:
@@ -154,6 +174,7 @@ if config["cohort"] == "phantom":
             t1=manifest_input("t1w"),
             t1_xfm=str(PP.t1_xfm),
             truth=TRUTH_DIR,
+            templates=PP_TEMPLATES,
         output:
             [str(p) for p in PP.truth_outputs],
         log:
@@ -172,4 +193,4 @@ if config["cohort"] == "phantom":
         shell:
             "mrisynth preprocess --t1 {input.t1} --pet {params.pet} --t1-transform {input.t1_xfm} "
             "--out-dir {params.out_dir} --participant {wildcards.sub} --session {wildcards.ses} "
-            "--threads {threads} {CONFIG_ARGS} > {log} 2>&1"
+            "--threads {threads} --templates {input.templates} {CONFIG_ARGS} > {log} 2>&1"
