@@ -35,7 +35,30 @@ def add_preprocess(subparsers) -> None:
         "PET outputs (used for the phantom's hidden true PET)",
     )
     p.add_argument("--threads", type=int, default=2, help="threads for SimpleITK (default 2)")
+    p.add_argument("--templates", help="the templates on this config's grid, from `mrisynth preprocess-templates` "
+                   "(default: computed by this command)")
     p.set_defaults(func=run_preprocess)
+
+
+def add_templates(subparsers) -> None:
+    p = subparsers.add_parser(
+        "preprocess-templates",
+        help="the MNI152 templates on the configured grid, once for every preprocess job",
+        description="Write the T1 template and brain mask at the working resolution and on the output grid "
+        "(.npz) so that each `mrisynth preprocess --templates` job reads them instead of recomputing them.",
+    )
+    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--config", help="YAML config; its `preprocess` section sets the grid")
+    p.set_defaults(func=run_templates)
+
+
+def run_templates(args: argparse.Namespace) -> int:
+    from mrisynth.config import load_config
+    from mrisynth.preprocess import templates
+    from mrisynth.preprocess.images import OutputGrid
+
+    templates.save(args.out, OutputGrid.from_config(load_config(args.config)["preprocess"]))
+    return 0
 
 
 def add_qc_summary(subparsers) -> None:
@@ -79,7 +102,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
     participant, session = _label(args.participant, args.t1, "sub"), _label(args.session, args.t1, "ses")
     transform = read_transform(args.t1_transform) if args.t1_transform else None
     preprocess_subject(args.t1, args.pet, Path(args.out_dir), config["preprocess"], int(config["seed"]), participant,
-                       session, t1_transform=transform)
+                       session, t1_transform=transform, templates_file=args.templates)
     return 0
 
 

@@ -127,9 +127,18 @@ def downsample(image: sitk.Image, spacing_mm: float, smoothed: bool = False) -> 
     )
 
 
-@lru_cache(maxsize=8)
+#: templates read from a file (mrisynth.preprocess.templates.load): (kind, spacing) -> image, (kind, grid) -> array
+LOADED_TEMPLATES: dict = {}
+
+
 def template_image(kind: str, spacing_mm: float) -> sitk.Image:
     """A nilearn MNI152 template (``t1``, ``brain_mask``, ...) on its own field of view at ``spacing_mm``."""
+    loaded = LOADED_TEMPLATES.get((kind, spacing_mm))
+    return loaded if loaded is not None else _template_image(kind, spacing_mm)
+
+
+@lru_cache(maxsize=8)
+def _template_image(kind: str, spacing_mm: float) -> sitk.Image:
     img = anatomy.template(kind)
     image = nifti_to_sitk(np.asarray(img.dataobj), img.affine, f"template {kind}")
     return downsample(image, spacing_mm)

@@ -87,6 +87,11 @@ def subject_paths(results: str | Path, participant: str, session: str, resolutio
     )
 
 
+def templates_path(results: str | Path, resolution_mm: float) -> Path:
+    """The MNI152 templates on the output grid (``mrisynth preprocess-templates``), read by every preprocess job."""
+    return Path(results) / "preprocess" / f"templates_res-{resolution_mm}mm.npz"
+
+
 def qc_summary_paths(results: str | Path) -> dict[str, Path]:
     """The cohort-level QC outputs: table (TSV), machine-readable summary (JSON), mosaic (PNG)."""
     folder = Path(results) / "preprocess"

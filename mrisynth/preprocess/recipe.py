@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def preprocess_subject(t1_path: str | Path, pet_path: str | Path | None, out_dir: Path, cfg: dict, seed: int,
-                       participant: str, session: str, t1_transform=None) -> dict | None:
+                       participant: str, session: str, t1_transform=None, templates_file: str | Path | None = None
+                       ) -> dict | None:
     """Run the recipe for one subject with the config's ``preprocess`` section ``cfg``; returns the QC record
-    (None with ``t1_transform``, which writes the PET outputs only)."""
+    (None with ``t1_transform``, which writes the PET outputs only). ``templates_file``: the templates already
+    on the output grid (``mrisynth preprocess-templates``), instead of resampling them in this process."""
     import SimpleITK as sitk
 
     from mrisynth.io.atomic import atomic_dir, write_text
@@ -41,6 +43,10 @@ def preprocess_subject(t1_path: str | Path, pet_path: str | Path | None, out_dir
 
     names = subject_paths(".", participant, session, cfg["resolution_mm"])
     grid = OutputGrid.from_config(cfg)
+    if templates_file:
+        from mrisynth.preprocess import templates
+
+        templates.load(templates_file, grid)
     clock, cpu_start = {"start": time.perf_counter()}, time.process_time()
 
     t1 = prepare_t1(t1_path, cfg)

@@ -15,7 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from mrisynth import anatomy
-from mrisynth.preprocess.images import OutputGrid, antialias, downsample, nifti_to_sitk, read_volume, sitk_to_array, template_image
+from mrisynth.preprocess.images import LOADED_TEMPLATES, OutputGrid, antialias, downsample, nifti_to_sitk, read_volume, sitk_to_array, template_image
 from mrisynth.preprocess.registration import foreground_mask, n4, register, resample
 
 
@@ -62,9 +62,14 @@ def register_t1(t1: NativeT1, cfg: dict, seed: int):
     return register(template_image("t1", res), t1.work, cfg["registration"], seed, affine=True, fixed_mask=registration_mask(res))
 
 
-@lru_cache(maxsize=4)
 def template_on_grid(kind: str, grid: OutputGrid) -> np.ndarray:
     """A 1 mm template anti-aliased and resampled onto the output grid."""
+    loaded = LOADED_TEMPLATES.get((kind, grid))
+    return loaded if loaded is not None else _template_on_grid(kind, grid)
+
+
+@lru_cache(maxsize=4)
+def _template_on_grid(kind: str, grid: OutputGrid) -> np.ndarray:
     img = anatomy.template(kind)
     image = antialias(nifti_to_sitk(np.asarray(img.dataobj), img.affine), grid.resolution_mm)
     return sitk_to_array(resample(image, grid.reference(), sitk.Transform()))

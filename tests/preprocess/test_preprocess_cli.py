@@ -146,3 +146,40 @@ def test_qc_summary_flags_failures_and_excludes_only_when_configured(tmp_path, s
         assert [s["participant_id"] for s in flagged] == ["06"] and "NCC" in flagged[0]["failed_checks"]
         assert excluded_subjects(out["json"]) == ({("06", "01")} if exclude else set())
         assert out["tsv"].read_text().count("\n") == 7 and out["png"].stat().st_size > 5000
+
+
+def test_saved_templates_give_identical_outputs(tmp_path, subject):
+    """`preprocess --templates` (the DAG's way: templates made once by `preprocess-templates`) writes the
+    same bytes as computing the templates in the job (qc.json differs only in its timings)."""
+    from mrisynth.preprocess import images
+
+    templates = tmp_path / "templates.npz"
+    assert main(["preprocess-templates", "--out", str(templates), "--config", str(subject["config"])]) == 0
+    out = tmp_path / "sub-01" / "ses-01"
+    try:
+        assert main(["preprocess", "--t1", str(subject["t1"]), "--pet", str(subject["pet"]), "--out-dir", str(out),
+                     "--config", str(subject["config"]), "--templates", str(templates)]) == 0
+    finally:
+        images.LOADED_TEMPLATES.clear()  # the other tests compute their own
+    reference = subject["paths"].dir
+    names = sorted(p.name for p in reference.iterdir())
+    assert names == sorted(p.name for p in out.iterdir())
+    for name in names:
+        if name.endswith("qc.json"):
+            a, b = (json.loads((d / name).read_text()) for d in (reference, out))
+            a.pop("seconds"), b.pop("seconds")
+            assert a == b
+        else:
+            assert (reference / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_templates_of_another_grid_exit_2(tmp_path, subject, capsys):
+    other = tmp_path / "other.yaml"
+    other.write_text(json.dumps({"preprocess": {"resolution_mm": 6}}))
+    templates = tmp_path / "templates.npz"
+    assert main(["preprocess-templates", "--out", str(templates), "--config", str(other)]) == 0
+    out = tmp_path / "out"
+    assert main(["preprocess", "--t1", str(subject["t1"]), "--out-dir", str(out), "--config", str(subject["config"]),
+                 "--templates", str(templates)]) == 2
+    assert "another grid" in capsys.readouterr().err
+    assert not out.exists()

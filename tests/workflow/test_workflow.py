@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,23 +55,35 @@ def test_dry_run_default_config():
         assert rule in out, out
 
 
-def test_tiny_real_run(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
     """Build the tiny config's 12-subject phantom and run the whole default DAG on it, in a temp folder."""
+    tmp_path = tmp_path_factory.mktemp("tiny")
     manifest = tmp_path / "data_manifest.csv"
     _run([str(BIN / "mrisynth"), "phantom", "--manifest", str(manifest),
           "--config", str(ROOT / "configs" / "tiny.yaml")], timeout=300)
+    _run(_tiny_command(tmp_path, manifest), timeout=900)
+    return tmp_path, manifest
+
+
+def _tiny_command(folder: Path, manifest: Path) -> list[str]:
+    """The plain `snakemake --cores 2` of the tiny config, with its results in ``folder``."""
     config = yaml.safe_load((ROOT / "configs" / "tiny.yaml").read_text())
-    config.update(manifest=str(manifest), results=str(tmp_path / "results"))
-    cfg = tmp_path / "config.yaml"
+    config.update(manifest=str(manifest), results=str(folder / "results"))
+    cfg = folder / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    _run([SNAKEMAKE, "--cores", "2", "--configfile", str(cfg), "--snakefile", str(ROOT / "Snakefile"),
-          "--directory", str(tmp_path)], timeout=900)
-    results = tmp_path / "results"
+    return [SNAKEMAKE, "--cores", "2", "--configfile", str(cfg), "--snakefile", str(ROOT / "Snakefile"),
+            "--directory", str(folder)]
+
+
+def test_tiny_real_run(tiny_run):
+    results = tiny_run[0] / "results"
+    assert (results / "manifest" / "manifest.csv").exists()
     assert (results / "report" / "cohort.html").stat().st_size > 1000
     assert (results / "report" / "index.html").stat().st_size > 1000
     leftovers = [p for p in results.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
     assert not leftovers, leftovers
-    check_outputs(results, config)
+    check_outputs(results, yaml.safe_load((tiny_run[0] / "config.yaml").read_text()))
 
 
 def check_outputs(results: Path, config: dict) -> None:
@@ -229,3 +242,48 @@ def test_bids_cohort_with_a_bad_dataset_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert f"cohort bids: BIDS dataset {bids}: not a BIDS dataset" in proc.stderr + proc.stdout
     assert not (tmp_path / "results" / "manifest").exists()
+
+
+# the final tables: scenario and synthesis tables, every prediction, the training losses
+TABLES = ("summary/*.csv", "synthesis/evaluation/*.csv", "synthesis/calibration/*.csv",
+          "classify/*/*/fold-*/predictions.csv", "synthesis/*/fold-*/train/losses.csv")
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL Snakemake and every job it started at once, as a crash or a closed laptop would."""
+    import psutil
+
+    parent = psutil.Process(proc.pid)
+    for p in [parent, *parent.children(recursive=True)]:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(timeout=60)
+
+
+def test_killed_run_resumes_with_the_same_tables(tiny_run, tmp_path):
+    """The tiny DAG killed with SIGKILL once a model has saved a training checkpoint (mid-DAG, while
+    training runs), then the same plain command run again: it finishes (profiles/default sets
+    rerun-incomplete), and every final table equals the uninterrupted run's byte for byte."""
+    reference, manifest = tiny_run
+    command = _tiny_command(tmp_path, manifest)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 900
+        try:
+            while not list((tmp_path / "results" / "synthesis").glob("*/fold-*/train/checkpoint.pt")):
+                assert proc.poll() is None, "the run ended before any training checkpoint was written"
+                assert time.monotonic() < deadline, "no training checkpoint within 900 s"
+                time.sleep(0.2)
+        finally:
+            _kill_tree(proc)
+    assert not (tmp_path / "results" / "report" / "index.html").exists()
+    rerun = _run(command, timeout=900)
+    assert "profiles/default" in rerun.stdout + rerun.stderr  # the default profile was used
+    names = sorted({str(p.relative_to(reference / "results")) for pattern in TABLES
+                    for p in (reference / "results").glob(pattern)})
+    assert len(names) > 20, names
+    different = [n for n in names if (tmp_path / "results" / n).read_bytes() != (reference / "results" / n).read_bytes()]
+    assert not different, different

@@ -39,6 +39,36 @@ def write_effective_config():
     return str(path)
 
 
+def remove_stale_locks():
+    """Remove the locks of a run that was killed (SIGKILL, power loss): they stay in .snakemake/locks and
+    the next run of the same command stops with LockException until `snakemake --unlock`. They are stale
+    when no other snakemake process (this one and its parents aside) works in this folder.
+    """
+    import os
+
+    import psutil
+
+    locks = list(Path(".snakemake", "locks").glob("*.lock"))
+    if not locks:
+        return
+    here = os.getcwd()
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        info = proc.info
+        if (
+            info["pid"] not in mine
+            and info["cwd"] == here
+            and any("snakemake" in arg for arg in info["cmdline"] or [])
+        ):
+            return  # a live run holds them
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    print(
+        f"Removed {len(locks)} stale lock(s) of a killed run in {here}", file=sys.stderr
+    )
+
+
+remove_stale_locks()
 EFFECTIVE_CONFIG = write_effective_config()
 CONFIG_ARGS = f"--config {EFFECTIVE_CONFIG}"
 

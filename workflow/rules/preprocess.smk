@@ -2,7 +2,7 @@
 # QC table; for the phantom, the hidden true PET of PET-less subjects with the subject's T1 transform.
 # File names come from mrisynth.preprocess.outputs, inputs and targets from mrisynth.preprocess.dag.
 from mrisynth.preprocess import dag as preprocess_dag
-from mrisynth.preprocess.outputs import qc_summary_paths, subject_paths
+from mrisynth.preprocess.outputs import qc_summary_paths, subject_paths, templates_path
 
 PP_CFG = config["preprocess"]
 PP_WITH_PET = [s for s in SUBJECTS if s.has_pet]
@@ -11,7 +11,26 @@ PP_T1_ONLY = [s for s in SUBJECTS if not s.has_pet]
 PP = subject_paths(RESULTS, "{sub}", "{ses}", PP_CFG["resolution_mm"])
 PP_LOG = f"{RESULTS}/logs/preprocess/sub-{{sub}}_ses-{{ses}}"
 QC_SUMMARY = qc_summary_paths(RESULTS)
+# the templates on the grid, made once and read by every preprocessing job
+PP_TEMPLATES = str(templates_path(RESULTS, PP_CFG["resolution_mm"]))
 TRUTH_DIR = str(MANIFEST_DIR / config["phantom"]["truth_dir"])
+
+
+rule preprocess_templates:
+    """The MNI152 T1 template and brain mask at the working resolution and on the grid, for every job."""
+    output:
+        PP_TEMPLATES,
+    log:
+        f"{RESULTS}/logs/preprocess/templates.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        preprocess=PP_CFG,
+        config_args=CONFIG_ARGS,
+    shell:
+        "mrisynth preprocess-templates --out {output} {params.config_args} > {log} 2>&1"
 
 
 rule preprocess_t1_pet:
@@ -19,6 +38,7 @@ rule preprocess_t1_pet:
     input:
         t1=preprocess_dag.manifest_input(ROWS, MANIFEST_DIR, "t1w"),
         pet=preprocess_dag.manifest_input(ROWS, MANIFEST_DIR, "pet"),
+        templates=PP_TEMPLATES,
     output:
         [str(p) for p in PP.t1_outputs + PP.pet_outputs],
     log:
@@ -39,13 +59,14 @@ rule preprocess_t1_pet:
     shell:
         "mrisynth preprocess --t1 {input.t1} --pet {input.pet} --out-dir {params.out_dir} "
         "--participant {wildcards.sub} --session {wildcards.ses} --threads {threads} "
-        "{params.config_args} > {log} 2>&1"
+        "--templates {input.templates} {params.config_args} > {log} 2>&1"
 
 
 rule preprocess_t1:
     """T1 of a subject without PET to template space: N4, affine MI registration, QC."""
     input:
         t1=preprocess_dag.manifest_input(ROWS, MANIFEST_DIR, "t1w"),
+        templates=PP_TEMPLATES,
     output:
         [str(p) for p in PP.t1_outputs],
     log:
@@ -66,7 +87,7 @@ rule preprocess_t1:
     shell:
         "mrisynth preprocess --t1 {input.t1} --out-dir {params.out_dir} "
         "--participant {wildcards.sub} --session {wildcards.ses} --threads {threads} "
-        "{params.config_args} > {log} 2>&1"
+        "--templates {input.templates} {params.config_args} > {log} 2>&1"
 
 
 rule qc_summary:
@@ -108,6 +129,7 @@ if config["cohort"] == "phantom":
             t1=preprocess_dag.manifest_input(ROWS, MANIFEST_DIR, "t1w"),
             t1_xfm=str(PP.t1_xfm),
             truth=TRUTH_DIR,
+            templates=PP_TEMPLATES,
         output:
             [str(p) for p in PP.truth_outputs],
         log:
@@ -127,4 +149,4 @@ if config["cohort"] == "phantom":
         shell:
             "mrisynth preprocess --t1 {input.t1} --pet {params.pet} --t1-transform {input.t1_xfm} "
             "--out-dir {params.out_dir} --participant {wildcards.sub} --session {wildcards.ses} "
-            "--threads {threads} {params.config_args} > {log} 2>&1"
+            "--threads {threads} --templates {input.templates} {params.config_args} > {log} 2>&1"
