@@ -38,3 +38,15 @@ def test_openmp_waits_passively_unless_the_user_chose(monkeypatch, capsys):
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     main(["zoo", "list"])
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_command_imports_only_its_own_module():
+    """`mrisynth preprocess` (its parser) loads neither torch nor the other commands' heavy modules; --help
+    still lists every command."""
+    code = ("import sys\nfrom mrisynth.cli import build_parser\nbuild_parser('preprocess')\n"
+            "print(sorted(m for m in ('torch', 'monai', 'pandas', 'scipy.stats', 'jsonschema') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+    help_text = subprocess.run([sys.executable, "-m", "mrisynth.cli", "--help"], capture_output=True, text=True,
+                               check=True).stdout
+    assert "preprocess-templates" in help_text and "classify" in help_text and "zoo" in help_text

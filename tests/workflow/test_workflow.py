@@ -254,7 +254,8 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     import psutil
 
     parent = psutil.Process(proc.pid)
-    for p in [parent, *parent.children(recursive=True)]:
+    parent.suspend()  # starts no job while its process tree is collected
+    for p in [*parent.children(recursive=True), parent]:
         try:
             p.kill()
         except psutil.NoSuchProcess:
