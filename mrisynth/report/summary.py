@@ -93,7 +93,8 @@ def auc_table(results: Path) -> pd.DataFrame | None:
                "MRI only": _auc(g.loc[REFERENCE]) if REFERENCE in g.index else ""}
         imputed = g[g.index.str.contains("imputed_")].sort_values("auc_pooled", ascending=False)
         if len(imputed):
-            row[f"+ imputed PET, best of {len(imputed)}"] = f"{_auc(imputed.iloc[0])} {imputed.index[0].removeprefix('mri+')}"
+            best = imputed.index[0].removeprefix("mri+")
+            row["+ imputed PET, best model"] = f"{_auc(imputed.iloc[0])} {best} (of {len(imputed)})"
         bound = next(((name, label) for name, label in BOUNDS if name in g.index), None)
         if bound:
             row[bound[1]] = _auc(g.loc[bound[0]])
