@@ -35,9 +35,10 @@ def _link(src: Path, dst: Path) -> None:
 
 
 def shuffled_results(results: Path, manifest: Path, split_path: Path, resolution_mm: float, out: Path,
-                     seed: int) -> dict[str, str]:
+                     seed: int, shuffle: bool = True) -> dict[str, str]:
     """Write ``out``: a results tree for the fold of ``split_path`` with shuffled training PET; returns
-    {training subject: the subject whose PET it now has}."""
+    {training subject: the subject whose PET it now has}. ``shuffle=False``: the same tree with the true
+    pairs (the control's twin, trained the same way)."""
     from mrisynth.synthesis.subjects import fold_subjects
 
     fs = fold_subjects(results, manifest, split_path, resolution_mm)
@@ -49,7 +50,7 @@ def shuffled_results(results: Path, manifest: Path, split_path: Path, resolution
         for path in (results / tree).rglob("*"):
             if path.is_file():
                 _link(path, out / path.relative_to(results))
-    perm = derangement(len(fs.train), np.random.default_rng(seed))
+    perm = derangement(len(fs.train), np.random.default_rng(seed)) if shuffle else np.arange(len(fs.train))
     partner = {}
     for s, k in zip(fs.train, perm):
         other = fs.train[k]
