@@ -32,7 +32,11 @@ def load(results: Path, res_mm: float):
     from mrisynth.io.nifti import load_array
     from mrisynth.preprocess.outputs import subject_paths
 
+    import pandas as pd
+
     cohort = read_cohort(results / "manifest" / "manifest.csv")
+    table = pd.read_csv(results / "manifest" / "manifest.csv", dtype={"participant_id": str})
+    age = dict(zip(table["participant_id"], table["age"].astype(float)))  # the manifest's age (MRI-side information)
     subjects, t1, pet, mask, affine = [], [], [], [], None
     for r in cohort.itertuples():
         p = subject_paths(results, r.participant_id, r.session_id, res_mm)
@@ -43,7 +47,7 @@ def load(results: Path, res_mm: float):
         pet.append(img)
         t1.append(load_array(p.t1)[0])
         mask.append(load_array(p.mask)[0] > 0)
-        subjects.append({"id": r.participant_id, "diagnosis": r.diagnosis, "age": float(r.age), "has_pet": bool(r.has_pet),
+        subjects.append({"id": r.participant_id, "diagnosis": r.diagnosis, "age": age[r.participant_id], "has_pet": bool(r.has_pet),
                          "t1_xfm": p.t1_xfm, "pet_xfm": p.pet_xfm if r.has_pet else p.truth_pet_xfm})
     return subjects, np.stack(t1), np.stack(pet), np.stack(mask), affine
 
@@ -51,7 +55,8 @@ def load(results: Path, res_mm: float):
 def regional_features(t1: np.ndarray, ages: np.ndarray, affine: np.ndarray) -> np.ndarray:
     from mrisynth.anatomy import region_mask
 
-    cols = [t1[:, region_mask(n, affine, t1.shape[1:])].mean(1) for n in FEATURE_REGIONS]
+    masks = [region_mask(n, affine, t1.shape[1:]) for n in FEATURE_REGIONS]
+    cols = [t1[:, m].mean(1) for m in masks if m.any()]  # regions off the grid are left out
     return np.column_stack([*cols, ages])
 
 
