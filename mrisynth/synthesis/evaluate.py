@@ -280,7 +280,7 @@ def zmap_figure(subjects: dict, path: Path) -> None:
     for row, s in zip(axes, shown):
         z = int(np.argmax(s["meta_roi"].sum((0, 1))))
         panels = [(np.where(s["mask"][:, :, z], s["truth"][:, :, z], 0.0), "RdBu_r", -4, 4,
-                   f"true PET z\nsub-{s['id']} {s['diagnosis']} (fold {s['fold']})")]
+                   f"true PET z\nsub-{str(s['id']).removeprefix('sub-')} {s['diagnosis']} (fold {s['fold']})")]
         panels += [(np.where(s["mask"][:, :, z], s["z"][m][:, :, z], 0.0), "RdBu_r", -4, 4, f"{m} z") for m in methods]
         draw_panels(row, panels)
     fig.suptitle("hypometabolism z-maps vs training NC (blue: below normal; cortex)", fontsize=9)
