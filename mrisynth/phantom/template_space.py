@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage as ndi
 
-from mrisynth.anatomy import REGIONS, template
+from mrisynth.anatomy import REGIONS, Ellipsoid, template
 from mrisynth.phantom.fields import soft_weight
 
 MARGIN_MM = 6.0  # room around the brain's bounding box
@@ -38,11 +38,14 @@ class TemplateSpace:
     def spacing(self) -> float:
         return float(self.affine[0, 0])
 
-    def region_weight(self, name: str) -> np.ndarray:
-        """Soft (0..1) weight map of a region of ``mrisynth.anatomy.REGIONS``, cached."""
-        if name not in self._weights:
-            self._weights[name] = soft_weight(REGIONS[name], self.affine, self.shape)
-        return self._weights[name]
+    def region_weight(self, name: str, scale: float = 1.0) -> np.ndarray:
+        """Soft (0..1) weight map of a region of ``mrisynth.anatomy.REGIONS`` (radii x ``scale``), cached."""
+        key = name if scale == 1.0 else f"{name}*{scale:g}"
+        if key not in self._weights:
+            region = REGIONS[name]
+            region = Ellipsoid(region.centre, tuple(r * scale for r in region.radii))
+            self._weights[key] = soft_weight(region, self.affine, self.shape)
+        return self._weights[key]
 
     def ventricle_pull(self, names: tuple[str, ...], smoothing_mm: float = 4.0) -> np.ndarray:
         """(3, *shape) unit-peak field pointing towards the CSF of the named (ventricle) regions, cached.

@@ -65,13 +65,9 @@ def preprocess_pet(path, t1: NativeT1, t1_transform: sitk.Transform, grid: Outpu
     # the T1 brain mask in native space: the template mask pulled back through the inverse affine
     brain = resample(registration_mask(res), t1.work, t1_transform.GetInverse(), linear=False)
     reg = register(t1.work, work, cfg["registration"], seed, affine=False, fixed_mask=sitk.Cast(brain, sitk.sitkUInt8))
-    pet_mni = sitk_to_array(resample(smoothed, grid.reference(), compose(t1_transform, reg.transform)))
+    image, reference = pet_to_template(smoothed, t1_transform, reg.transform, grid, cfg, f"PET {path}")
     names = REFERENCE_REGIONS[cfg["reference_region"]]
-    region = anatomy.region_mask(names, grid.affine, grid.shape)
     trim = float(cfg["suvr_trim"])
-    reference = float(trim_mean(pet_mni[region], trim))
-    if not reference > 0:
-        raise InputError(f"PET {path}: mean uptake in the reference region ({'+'.join(names)}) is {reference:g}; registration failed or the PET is empty there")
     mapping = {
         "modality": "pet",
         "tracer": "FDG",
@@ -84,5 +80,18 @@ def preprocess_pet(path, t1: NativeT1, t1_transform: sitk.Transform, grid: Outpu
         "reference_ellipsoids": {n: {"centre": anatomy.REGIONS[n].centre, "radii": anatomy.REGIONS[n].radii} for n in names},
         "trim_proportion": trim,
     }
-    return TemplatePET(image=(pet_mni / reference).astype(np.float32), mapping=mapping, rigid=reg.transform, metric=reg.metric)
+    return TemplatePET(image=image, mapping=mapping, rigid=reg.transform, metric=reg.metric)
+
+
+def pet_to_template(smoothed: sitk.Image, t1_transform: sitk.Transform, rigid: sitk.Transform, grid: OutputGrid,
+                    cfg: dict, where: str) -> tuple[np.ndarray, float]:
+    """(SUVR on the template grid, reference value) of an anti-aliased PET, resampled once through its saved
+    rigid PET -> T1 and T1 -> template transforms; the phantom's oracle goes through the same path."""
+    pet_mni = sitk_to_array(resample(smoothed, grid.reference(), compose(t1_transform, rigid)))
+    names = REFERENCE_REGIONS[cfg["reference_region"]]
+    region = anatomy.region_mask(names, grid.affine, grid.shape)
+    reference = float(trim_mean(pet_mni[region], float(cfg["suvr_trim"])))
+    if not reference > 0:
+        raise InputError(f"{where}: mean uptake in the reference region ({'+'.join(names)}) is {reference:g}; registration failed or the PET is empty there")
+    return (pet_mni / reference).astype(np.float32), reference
 

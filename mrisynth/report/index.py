@@ -73,12 +73,21 @@ def synthesis_section(results: Path) -> Section:
     summary = folder / "summary.csv"
     if not summary.exists():
         return Section("Synthesis", _missing("synthesis evaluation", summary))
-    body = table_html(pd.read_csv(summary).round(4), index=False)
+    table = pd.read_csv(summary).round(4)
+    regional = [c for c in table if c.startswith(("metaroi", "control", "r2_", "dice"))]
+    shares = [c for c in table if c.startswith("share_")]
+    body = table_html(table.drop(columns=regional + shares), index=False)
+    if regional:  # disease regions: meta-ROI SUVR error per diagnosis, between-subject R², NC z-maps
+        body += "<h3>Disease regions (AD meta-ROI, sensorimotor control, R² of the deviation from the training mean, z-maps vs NC)</h3>"
+        body += table_html(table[["method", *regional]], index=False)
+    if shares:
+        body += "<h3>Share of the oracle's achievable gain over the linear map</h3>" + table_html(table[["method", *shares]], index=False)
     tests = folder / "tests.csv"
     if tests.exists():
         body += "<h3>Paired tests</h3>" + table_html(pd.read_csv(tests).round(4), index=False)
     for fig in sorted(folder.glob("fig-*.png")):
-        body += f"<h3>{fig.stem[4:]}: real vs synthetic</h3>" + _png(fig, f"real vs synthetic PET, {fig.stem[4:]}")
+        title = "hypometabolism z-maps (AD and NC test subject)" if fig.stem == "fig-zmaps" else f"{fig.stem[4:]}: real vs synthetic"
+        body += f"<h3>{title}</h3>" + _png(fig, title)
     return Section("Synthesis", body)
 
 

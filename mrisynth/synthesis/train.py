@@ -30,16 +30,18 @@ from mrisynth.zoo.nets.noise import is_stochastic, seeded_draw
 log = logging.getLogger(__name__)
 VALIDATION = "validation.csv"
 VALIDATION_DRAWS = 4  # draws averaged per validation subject for a stochastic (noise-injecting) generator
-METRICS = ("psnr", "ssim", "crps")  # validation.csv columns; select_by picks one (CRPS of one draw = MAE)
+METRICS = ("psnr", "ssim", "crps", "metaroi")  # validation.csv columns; select_by picks one (CRPS of one draw = MAE)
+LOWER_IS_BETTER = ("crps", "metaroi")  # metaroi: RMSE over validation subjects of the meta-ROI mean SUVR
 
 
 class Validator:
     """Trainer sample callback: validation metrics, a PNG, and best-checkpoint selection (by ``select_by``)."""
 
     def __init__(self, name: str, kwargs: dict, mapping: IntensityMapping, val: list[dict], train_dir: Path,
-                 best_path: Path, inference: InferenceConfig, select_by: str = "ssim"):
+                 best_path: Path, inference: InferenceConfig, select_by: str = "ssim", meta_roi: np.ndarray | None = None):
         self.name, self.kwargs, self.mapping = name, kwargs, mapping
         self.val = val  # [{"id", "t1" (net range tensor 1,1,X,Y,Z), "pet" (SUVR array), "mask"}]
+        self.meta_roi = meta_roi  # AD-signature voxels (synthesis.regional) of the grid, for the metaroi score
         self.train_dir, self.best_path = Path(train_dir), Path(best_path)
         self.inference = inference
         self.select_by = select_by
@@ -72,14 +74,17 @@ class Validator:
             suvr = np.stack([self.mapping.net_to_pet(y[0, 0].cpu(), v["t1"][0, 0]).numpy() for y in outs])
             pet = suvr.mean(0)  # as impute: the mean of the draws in SUVR
             rng = float(v["pet"][v["mask"]].max() - v["pet"][v["mask"]].min())
+            roi = self.meta_roi  # as evaluation: the grid's meta-ROI (cortex), the same voxels for every subject
+            roi_err = float(pet[roi].mean() - v["pet"][roi].mean()) ** 2 if roi is not None and roi.any() else float("nan")
             scores.append((psnr(pet, v["pet"], v["mask"], data_range=rng), ssim(pet, v["pet"], v["mask"], data_range=rng),
-                           crps(suvr[:, v["mask"]], v["pet"][v["mask"]])))
+                           crps(suvr[:, v["mask"]], v["pet"][v["mask"]]), roi_err))
             preview = preview or (v, pet)
         # a resumed run replays the steps after its checkpoint: drop their rows, then append this one
         rows = [r for r in self.rows() if r["step"] < step]
         if scores:
             row = {"step": step, **{k: float(np.mean([s[i] for s in scores])) for i, k in enumerate(METRICS)}}
-            sign = -1.0 if self.select_by == "crps" else 1.0  # CRPS: lower is better
+            row["metaroi"] = float(np.sqrt(row["metaroi"]))  # RMSE of the meta-ROI mean over the subjects
+            sign = -1.0 if self.select_by in LOWER_IS_BETTER else 1.0
             best_before = max((sign * r[self.select_by] for r in rows), default=-np.inf)
             rows.append(row)
             with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as fh:
@@ -87,7 +92,7 @@ class Validator:
                 writer.writeheader()
                 writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
             plot_curve(rows, self.train_dir / "validation.png", f"{self.name}: validation on {len(self.val)} subject(s)")
-            if sign * row[self.select_by] > best_before:
+            if sign * row[self.select_by] > best_before or not self.best_path.exists():
                 self.save_best(model, step, row)
             save_slices(preview[0], preview[1], folder / f"step-{step:07d}.png", f"{self.name} step {step}: "
                         f"val PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}")
@@ -99,7 +104,7 @@ class Validator:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()}
         ckpt = {"model": self.name, "kwargs": self.kwargs, "generator": state, "mapping": self.mapping.to_dict(),
                 "multiple": self.inference.multiple, "step": step, "val_psnr": row["psnr"], "val_ssim": row["ssim"],
-                "val_crps": row["crps"]}
+                "val_crps": row["crps"], "val_metaroi": row["metaroi"]}
         with atomic_path(self.best_path) as tmp:
             torch.save(ckpt, tmp)
 
@@ -202,7 +207,17 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
     for s in fs.val[: sc["val_subjects"]]:
         pet, mask = load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0
         val.append({"id": s.participant_id, "t1": mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None], "pet": pet, "mask": mask})
-    validator = Validator(name, kwargs, mapping, val, train_dir, best_path, inference_config(cfg, multiple), settings.select_by)
+    meta_roi = None
+    if val:
+        from mrisynth.synthesis.regional import Regions
+
+        meta_roi = Regions.on_grid(load_array(fs.val[0].paths.pet)[1], val[0]["pet"].shape).meta_roi
+        if settings.select_by == "metaroi" and not meta_roi.any():
+            from mrisynth.errors import InputError
+
+            raise InputError(f"select_by metaroi: the preprocessing grid of {fs.val[0].paths.pet} holds no meta-ROI voxel")
+    validator = Validator(name, kwargs, mapping, val, train_dir, best_path, inference_config(cfg, multiple),
+                          settings.select_by, meta_roi)
     n_steps = settings.steps
     every = int(sc["validate_every"]) or n_steps
     device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any

@@ -69,3 +69,76 @@ def test_smooth_field_unit_rms_and_smooth():
     # smooth: neighbouring voxels differ by a small fraction of the field's range
     step = np.abs(np.diff(fields[0], axis=0)).max()
     assert step < 0.1 * np.ptp(fields[0])
+
+
+def _latents(config, n: int = 300):
+    from mrisynth.phantom.simulate import draw_latents
+
+    phantom = config["phantom"]
+    specs = cohort_specs(phantom, config["seed"], n)
+    return specs, [draw_latents(s, phantom, np.random.default_rng([config["seed"], s.index, 1])) for s in specs]
+
+
+def _ols(y, *columns):
+    """Least-squares coefficients and residuals of y on [1, columns...]."""
+    x = np.column_stack([np.ones(len(y)), *columns])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    return coef, y - x @ coef
+
+
+def test_ventricle_size_is_not_a_function_of_severity_and_age(config):
+    """The old phantom's shortcut: ventricle growth = a * severity + b * age exactly, so T1 plus the manifest's
+    age revealed the severity. Now a disease-independent part remains after regressing on both."""
+    specs, lat = _latents(config)
+    atro = config["phantom"]["atrophy"]
+    vent = np.array([x["ventricle_mm"] for x in lat])
+    severity, years = np.array([s.severity for s in specs]), np.array([x["years"] for x in lat])
+    stage = np.array([x["atrophy_stage"] for x in lat])
+    for cols in ((severity, years), (stage, years), (severity, stage, years)):
+        _, resid = _ols(vent, *cols)
+        print(f"ventricle residual sd after {len(cols)} predictors: {resid.std():.3f} mm")
+        assert resid.std() > 0.8 * atro["ventricle_sd_mm"]
+    # and the disease part is still there: AD ventricles larger than NC
+    dx = np.array([s.diagnosis for s in specs])
+    assert vent[dx == "AD"].mean() - vent[dx == "NC"].mean() > 0.5 * atro["ventricle_severity_mm"]
+
+
+def test_hypometabolism_leads_atrophy(config):
+    """Jack et al. 2010/2013: in MCI hypometabolism is well advanced while atrophy has hardly begun, so the
+    two relate non-linearly (the AD group has both)."""
+    specs, lat = _latents(config)
+    dx = np.array([s.diagnosis for s in specs])
+    hypo, atrophy = (np.array([x[k] for x in lat]) for k in ("hypometabolism_stage", "atrophy_stage"))
+    assert hypo[dx == "sMCI"].mean() > 2 * atrophy[dx == "sMCI"].mean()
+    assert atrophy[dx == "AD"].mean() > 0.7 and hypo[dx == "NC"].mean() < 0.2
+    # a linear fit of atrophy on hypometabolism leaves a systematic curvature: positive residuals at both ends
+    coef, resid = _ols(atrophy, hypo)
+    low, high = hypo < 0.2, hypo > 0.95
+    assert resid[low].mean() > 0 and resid[high].mean() > 0 and resid[(hypo > 0.4) & (hypo < 0.8)].mean() < 0
+
+
+def test_disconnection_couples_connected_hypometabolism_to_medial_temporal_loss(config):
+    """Villain et al. 2008: at equal disease stage, the posterior cingulate and precuneus hypometabolism follows
+    the subject's own medial temporal loss (slope weight * max_hypometabolism / max_gm_loss); the
+    temporoparietal regions, not connected in the config, do not."""
+    phantom = config["phantom"]
+    _, lat = _latents(config)
+    stage, mtl = np.array([x["hypometabolism_stage"] for x in lat]), np.array([x["mtl_loss"] for x in lat])
+    expected = phantom["pet"]["disconnection"]["weight"] * phantom["pet"]["max_hypometabolism"] / phantom["atrophy"]["max_gm_loss"]
+    for region, slope in (("posterior_cingulate", expected), ("precuneus", expected), ("temporoparietal_L", 0.0)):
+        coef, _ = _ols(np.array([x["hypometabolism"][region] for x in lat]), stage, mtl)
+        print(f"{region}: slope on medial temporal loss {coef[2]:+.3f} (model {slope:+.3f})")
+        assert coef[2] == pytest.approx(slope, abs=0.1)
+    # the subject-level medial temporal loss that is not disease (what only this subject's MRI shows) varies
+    assert np.std([x["mtl_individual"] for x in lat]) == pytest.approx(phantom["anatomy"]["mtl_individual_sd"], rel=0.2)
+
+
+def test_expectation_removes_only_the_hypometabolism_noise(config):
+    from mrisynth.phantom.simulate import draw_latents
+
+    phantom = config["phantom"]
+    spec = cohort_specs(phantom, config["seed"], 8)[3]
+    full, mean = (draw_latents(spec, phantom, np.random.default_rng([1, 2, 3]), expectation=e) for e in (False, True))
+    assert full["gm_loss"] == mean["gm_loss"] and full["ventricle_mm"] == mean["ventricle_mm"]
+    noise = [full["hypometabolism"][r] - mean["hypometabolism"][r] for r in phantom["pet"]["regions"]]
+    assert all(abs(n) > 1e-6 for n in noise) and max(abs(n) for n in noise) < 5 * phantom["pet"]["hypometabolism_sd"]

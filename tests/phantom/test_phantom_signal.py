@@ -72,3 +72,34 @@ def test_hippocampal_atrophy_ad_vs_nc(measures):
 def test_posterior_cingulate_hypometabolism(measures):
     assert _effect(measures, "pcc_suvr", "AD", "NC") < -1.5
     assert _effect(measures, "pcc_suvr", "pMCI", "sMCI") < -0.5
+
+
+def test_expectation_subject_has_the_same_mri_and_geometry():
+    """The oracle's subject: same T1 bytes and poses; its PET lacks only the parts no MRI shows, so it is
+    close to the real one (same anatomy, hypometabolism mean) yet not equal."""
+    config = load_config(None)
+    phantom = config["phantom"]
+    work = template_space(phantom["work_spacing_mm"])
+    spec = cohort_specs(phantom, config["seed"], N_SUBJECTS)[0]
+    real, oracle = (simulate_subject(spec, phantom, config["seed"], work, expectation=e) for e in (False, True))
+    assert np.array_equal(np.asarray(real.t1w.dataobj), np.asarray(oracle.t1w.dataobj))
+    np.testing.assert_array_equal(real.pet.affine, oracle.pet.affine)
+    np.testing.assert_array_equal(real.poses["pet"].rotation, oracle.poses["pet"].rotation)
+    np.testing.assert_array_equal(real.poses["pet"].translation, oracle.poses["pet"].translation)
+    assert real.latents["suv_scale"] == oracle.latents["suv_scale"]
+    a, b = (np.asarray(x.pet.dataobj, np.float64) for x in (real, oracle))
+    inside = b > 0.3 * b.max()
+    rel = np.abs(a - b)[inside].mean() / b[inside].mean()
+    print(f"relative mean |real - oracle| PET inside the head: {rel:.3f}")
+    assert 0.01 < rel < 0.2
+
+
+def test_hypometabolism_extent():
+    """The widened AD-signature regions cover several percent of the brain (the anatomical cores: 1.3%)."""
+    phantom = load_config(None)["phantom"]
+    work = template_space(phantom["work_spacing_mm"])
+    brain = (work.gm + work.wm) > 0.5
+    covered = {s: ((sum(work.region_weight(n, s) for n in phantom["pet"]["regions"]) > 0.5) & brain).mean() / brain.mean()
+               for s in (1.0, phantom["pet"]["region_scale"])}
+    print("fraction of brain voxels in the hypometabolism regions:", covered)
+    assert covered[1.0] == pytest.approx(0.013, abs=0.002) and covered[phantom["pet"]["region_scale"]] > 0.035

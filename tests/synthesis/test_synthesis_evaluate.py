@@ -58,35 +58,76 @@ def test_evaluate_tables_and_wilcoxon(cohort, tmp_path):
     must hold the numbers computed directly from the files."""
     results, manifest = cohort
     cfg = tiny_config(results)
+    cfg["cohort"] = "manifest"  # a made-up cohort, not the phantom: no oracle row
     rng = np.random.default_rng(2)
     splits = [results / "splits" / f"fold-{k}.json" for k in (0, 1)]
     for k, split in enumerate(splits):
         for s in fold_subjects(results, manifest, split, 3.0).test:
             ref = load_nifti(s.paths.pet if s.has_pet else s.paths.truth_pet)
             near = np.asarray(ref.dataobj) + rng.normal(0, 0.01, ref.shape)
-            save_nifti(near.astype(np.float32), AFFINE, imputed_pet_path(results, "oracle", k, s.participant_id, "M00", 3.0), dtype=np.float32)
+            save_nifti(near.astype(np.float32), AFFINE, imputed_pet_path(results, "near_truth", k, s.participant_id, "M00", 3.0), dtype=np.float32)
     out = tmp_path / "evaluation"
-    summary = evaluate(cfg, results, manifest, splits, ["oracle"], out)
+    summary = evaluate(cfg, results, manifest, splits, ["near_truth"], out)
     metrics = pd.read_csv(out / "metrics.csv", dtype={"participant_id": str})
     n_subjects = sum(len(fold_subjects(results, manifest, s, 3.0).test) for s in splits)
-    assert len(metrics) == 3 * n_subjects  # oracle + 2 baselines, every test subject has a real or true PET
+    assert len(metrics) == 3 * n_subjects  # near_truth + 2 baselines, every test subject has a real or true PET
     assert set(metrics["reference"]) == {"real", "truth"}
 
-    row = metrics[(metrics["method"] == "oracle")].iloc[0]
+    row = metrics[(metrics["method"] == "near_truth")].iloc[0]
     fs = fold_subjects(results, manifest, splits[int(row["fold"])], 3.0)
     s = next(x for x in fs.test if x.participant_id == row["participant_id"])
     ref = np.asarray(load_nifti(s.paths.pet if s.has_pet else s.paths.truth_pet).dataobj)
-    pred = np.asarray(load_nifti(imputed_pet_path(results, "oracle", int(row["fold"]), s.participant_id, "M00", 3.0)).dataobj)
+    pred = np.asarray(load_nifti(imputed_pet_path(results, "near_truth", int(row["fold"]), s.participant_id, "M00", 3.0)).dataobj)
     mask = np.asarray(load_nifti(s.paths.mask).dataobj) > 0
     assert row["mae"] == pytest.approx(np.abs(pred - ref)[mask].mean(), rel=1e-5)
 
     by = summary.set_index("method")
-    assert by.loc["oracle", "ssim_mean"] > by.loc["population_mean", "ssim_mean"]
-    assert by.loc["oracle", "mae_mean"] < by.loc["linear_regression", "mae_mean"]
-    assert by.loc["oracle", "fid_mean"] < by.loc["population_mean", "fid_mean"]
+    assert by.loc["near_truth", "ssim_mean"] > by.loc["population_mean", "ssim_mean"]
+    assert by.loc["near_truth", "mae_mean"] < by.loc["linear_regression", "mae_mean"]
+    assert by.loc["near_truth", "fid_mean"] < by.loc["population_mean", "fid_mean"]
     tests = pd.read_csv(out / "tests.csv")
-    assert len(tests) == 2 * 3 and tests["model_better"].all()
+    assert len(tests) == 2 * 4 and tests["model_better"].all()  # MAE, PSNR, SSIM and |meta-ROI error|
     assert (tests["p_value"] < 0.01).all() and (tests["n"] == n_subjects).all()
     table = (out / "table.md").read_text()
-    assert "data range" in table and "| oracle |" in table
-    assert (out / "fig-oracle.png").stat().st_size > 1000
+    assert "data range" in table and "| near_truth |" in table
+    assert "No oracle row: the cohort is a real manifest" in table and "oracle" not in set(summary["method"])
+    # between-subject R² of the deviation from the training mean: 0 for that mean, near 1 for near_truth
+    assert by.loc["population_mean", "r2_brain"] == pytest.approx(0.0, abs=1e-9)
+    assert by.loc["near_truth", "r2_brain"] > 0.9 > by.loc["linear_regression", "r2_brain"]
+    assert (out / "fig-near_truth.png").stat().st_size > 1000
+
+
+def test_subject_regional_exact_values():
+    from mrisynth.synthesis.regional import NormalReference, Regions, regional_summary, subject_regional
+
+    shape = (4, 4, 4)
+    cortex = np.zeros(shape, bool)
+    cortex[:2] = True
+    meta = np.zeros(shape, bool)
+    meta[0] = True
+    control = np.zeros(shape, bool)
+    control[1] = True
+    regions = Regions(cortex=cortex, meta_roi=meta, control=control)
+    brain = np.ones(shape, bool)
+    mean = np.ones(shape)
+    ref = np.ones(shape)
+    ref[0] = 0.8  # meta-ROI hypometabolism of 0.2
+    pred = np.ones(shape)
+    pred[0] = 0.9  # half of it
+    pred[1] = 1.1  # control region off by +0.1
+    nc = NormalReference(mean=np.ones(shape), sd=np.full(shape, 0.05), roi_mean=1.0, roi_sd=0.05)
+    out = subject_regional(pred, ref, mean, brain, regions, nc)
+    assert out["metaroi_ref"] == pytest.approx(0.8) and out["metaroi_err"] == pytest.approx(0.1)
+    assert out["control_err"] == pytest.approx(0.1)
+    # metaroi: SSE 16 * 0.01, SS 16 * 0.04; brain adds the control errors to the SSE only
+    assert out["sse_metaroi"] == pytest.approx(0.16) and out["ss_metaroi"] == pytest.approx(0.64)
+    assert out["sse_brain"] == pytest.approx(0.32) and out["ss_brain"] == pytest.approx(0.64)
+    assert out["metaroi_z_err"] == pytest.approx(2.0)
+    # z < -2: truth z = -4 in the meta-ROI (16 voxels), prediction z = -2 (not below): Dice 0
+    assert out["dice_z2"] == 0.0
+    assert subject_regional(ref, ref, mean, brain, regions, nc)["dice_z2"] == 1.0
+    metrics = pd.DataFrame([{"method": "m", "diagnosis": "AD", **out}, {"method": "m", "diagnosis": "NC", **out}])
+    row = regional_summary(metrics).iloc[0]
+    assert row["r2_metaroi"] == pytest.approx(0.75) and row["r2_brain"] == pytest.approx(0.5)
+    assert row["metaroi_rmse"] == pytest.approx(0.1) and row["metaroi_bias_AD"] == pytest.approx(0.1)
+    assert np.isnan(row["metaroi_rmse_sMCI"])

@@ -82,6 +82,18 @@ def test_best_checkpoint_follows_validation_and_imputation_is_in_suvr(cohort, tm
         assert json.loads(path.with_name(path.name.replace(".nii.gz", ".json")).read_text())["units"] == "SUVR"
 
 
+def test_select_by_metaroi_picks_the_lowest_validation_meta_roi_error(cohort, tmp_path):
+    """select_by: metaroi ranks the validated steps by the RMSE of the meta-ROI mean SUVR (lower is better)."""
+    results, manifest = cohort
+    cfg = tiny_config(results, {"pix2pix": {"select_by": "metaroi"}})
+    best, out = _train(cfg, results_root(results, tmp_path / "metaroi"), manifest, steps=4)
+    with open(out / "train" / "validation.csv") as fh:
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+    assert [r["step"] for r in rows] == [0, 2, 4] and all(r["metaroi"] > 0 for r in rows)
+    top = min(rows, key=lambda r: r["metaroi"])
+    assert best["step"] == top["step"] and best["val_metaroi"] == pytest.approx(top["metaroi"])
+
+
 def test_no_test_subject_is_used_for_training(cohort, tmp_path):
     results, manifest = cohort
     split_path = results / "splits" / "fold-1.json"
