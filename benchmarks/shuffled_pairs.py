@@ -22,14 +22,14 @@ from pathlib import Path
 
 def train_and_impute(cfg: dict, model: str, tree: Path, fold: int, steps: int | None) -> Path:
     from mrisynth.synthesis.impute import impute_fold
-    from mrisynth.synthesis.paths import fold_dir, imputation_done, imputed_dir
+    from mrisynth.synthesis.paths import imputed_dir
+    from mrisynth.synthesis.settings import model_settings
     from mrisynth.synthesis.train import train_fold
 
-    manifest, split = tree / "manifest" / "manifest.csv", tree / "splits" / f"fold-{fold}.json"
-    out = fold_dir(tree, model, fold)
-    train_fold(cfg, model, tree, manifest, split, out, steps, progress=False)
-    impute_fold(cfg, model, tree, manifest, split, out / "best.pt", imputed_dir(tree, model, fold),
-                imputation_done(tree, model, fold), progress=False, samples=0, source=cfg["synthesis"]["sample_source"])
+    manifest = tree / "manifest" / "manifest.csv"
+    settings = model_settings(cfg, model, steps=steps, samples=0)
+    train_fold(cfg, settings, tree, manifest, fold, progress=False)
+    impute_fold(cfg, settings, tree, manifest, fold, progress=False, source=cfg["synthesis"]["sample_source"])
     return imputed_dir(tree, model, fold)
 
 

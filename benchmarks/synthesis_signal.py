@@ -28,7 +28,7 @@ FEATURE_REGIONS = ["hippocampus_L", "hippocampus_R", "entorhinal_L", "entorhinal
 
 
 def load(results: Path, res_mm: float):
-    from mrisynth.classify.data import read_cohort
+    from mrisynth.cohort.table import read_cohort
     from mrisynth.io.nifti import load_array
     from mrisynth.preprocess.outputs import subject_paths
 
