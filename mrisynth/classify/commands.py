@@ -60,7 +60,7 @@ def _resolve(args, cfg, default_out: str):
 
 
 def add_landmarks(sub) -> None:
-    p = sub.add_parser("landmarks", help="landmarks of one fold from a voxel-wise t-test on its TRAINING subjects' T1")
+    p = sub.add_parser("landmarks", help="landmarks of one fold from a voxel-wise statistic on its TRAINING subjects' T1")
     _common_paths(p)
     p.set_defaults(func=run_landmarks)
 
@@ -69,7 +69,7 @@ def run_landmarks(args) -> int:
     import numpy as np
 
     from mrisynth.classify.data import load_stack, read_cohort, subject_images
-    from mrisynth.classify.landmarks import detect_landmarks, plot_landmarks
+    from mrisynth.classify.landmarks import DISEASE_AXIS, detect_landmarks, grey_matter_fraction, plot_landmarks
     from mrisynth.classify.splits import load_split
     from mrisynth.config import load_config
     from mrisynth.errors import InputError
@@ -82,26 +82,36 @@ def run_landmarks(args) -> int:
     split = load_split(split_path)
     cohort = read_cohort(manifest)
     train = cohort[cohort["participant_id"].isin(split.train)]
-    train = train[train["diagnosis"].isin(lc["group_a"] + lc["group_b"])]
-    is_a = train["diagnosis"].isin(lc["group_a"]).to_numpy()
-    if is_a.sum() < 1 or (~is_a).sum() < 1 or len(is_a) < 3:
-        raise InputError(f"landmarks fold {args.fold}: need >= 1 training subject per group and >= 3 in all: "
-                         f"{lc['group_a']} ({is_a.sum()}) and {lc['group_b']} ({(~is_a).sum()})")
+    axis = lc["statistic"] == "disease_axis"
+    if axis:  # every training subject, scored along the disease axis
+        score = train["diagnosis"].map(DISEASE_AXIS).to_numpy(float)
+        is_a = None
+        if len(score) < 3 or len(set(score)) < 2:
+            raise InputError(f"landmarks fold {args.fold}: the disease-axis statistic needs >= 3 training subjects "
+                             f"of >= 2 diagnoses, got {train['diagnosis'].value_counts().to_dict()}")
+        what = f"disease axis over {len(score)} training subjects ({', '.join(f'{d} {c}' for d, c in train['diagnosis'].value_counts().sort_index().items())})"
+    else:
+        train = train[train["diagnosis"].isin(lc["group_a"] + lc["group_b"])]
+        is_a, score = train["diagnosis"].isin(lc["group_a"]).to_numpy(), None
+        if is_a.sum() < 1 or (~is_a).sum() < 1 or len(is_a) < 3:
+            raise InputError(f"landmarks fold {args.fold}: need >= 1 training subject per group and >= 3 in all: "
+                             f"{lc['group_a']} ({is_a.sum()}) and {lc['group_b']} ({(~is_a).sum()})")
+        what = f"{'+'.join(lc['group_a'])} ({is_a.sum()}) vs {'+'.join(lc['group_b'])} ({(~is_a).sum()}) training subjects"
     paths = subject_images(results, train, cfg["preprocess"]["resolution_mm"])
     ids = train["participant_id"].tolist()
     t1, affine = load_stack([paths[i].t1 for i in ids], "preprocessed T1")
     masks, _ = load_stack([paths[i].mask for i in ids], "brain mask")
     mask = masks.mean(0) >= 0.5
-    table, t = detect_landmarks(t1, is_a, ~is_a, mask, affine, lc["n"], lc["min_distance_mm"], lc["smooth_fwhm_mm"])
+    search = grey_matter_fraction(affine, mask.shape) >= lc["grey_matter"] if lc["grey_matter"] > 0 else None
+    table, t = detect_landmarks(t1, is_a, None if is_a is None else ~is_a, mask, affine, lc["n"], lc["min_distance_mm"],
+                                lc["smooth_fwhm_mm"], score=score, search=search)
     if table.empty:
         raise InputError(f"landmarks fold {args.fold}: no local extremum found in the brain mask")
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "landmarks.csv", index=False)
         save_nifti(t, affine, tmp / "tmap.nii.gz", dtype=np.float32)
-        plot_landmarks(t1.mean(0), table, tmp / "landmarks.png",
-                       f"fold {args.fold}: top {len(table)} landmarks, {'+'.join(lc['group_a'])} vs "
-                       f"{'+'.join(lc['group_b'])}, {len(ids)} training subjects")
-    print(f"fold {args.fold}: {len(table)} landmarks from {is_a.sum()} vs {(~is_a).sum()} training subjects -> {out}")
+        plot_landmarks(t1.mean(0), table, tmp / "landmarks.png", f"fold {args.fold}: top {len(table)} landmarks, {what}")
+    print(f"fold {args.fold}: {len(table)} landmarks from the {what} -> {out}")
     return 0
 
 

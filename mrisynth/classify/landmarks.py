@@ -1,9 +1,13 @@
 """Data-driven anatomical landmarks (Zhang et al. TMI 2016; Liu et al. MedIA 2018, LDMIL).
 
-A voxel-wise two-sample t-test between two groups of training subjects (default AD vs NC) on their
-preprocessed T1 (template grid, optionally smoothed), then the local extrema of |t| inside the brain,
-kept greedily from the strongest with a minimum distance between them, and the top L saved with their
-template (MNI) millimetre coordinates. Only the training subjects of a fold are ever passed in here.
+A voxel-wise statistic over the training subjects' preprocessed T1 (template grid, optionally smoothed):
+by default the correlation with the disease axis (NC 0 < sMCI 1 < pMCI 2 < AD 3) over the training
+subjects of all diagnoses, as a t statistic (twice the subjects of an AD vs NC test, and the MCI groups
+add the intermediate severities), or a two-sample t-test between two groups. Then the local extrema of |t|
+inside the brain (optionally only in grey matter, from the template's tissue map: where atrophy is), kept
+greedily from the strongest with a minimum distance between them (non-maximum suppression), and the top L
+saved with their template (MNI) millimetre coordinates. Only the training subjects of a fold are ever
+passed in here.
 """
 
 from __future__ import annotations
@@ -27,6 +31,63 @@ def t_map(group_a: np.ndarray, group_b: np.ndarray, mask: np.ndarray) -> tuple[n
     t[mask] = np.nan_to_num(res.statistic, nan=0.0)
     p[mask] = np.nan_to_num(res.pvalue, nan=1.0)
     return t, p
+
+
+#: the disease axis: the ordinal score of each diagnosis
+DISEASE_AXIS = {"NC": 0.0, "sMCI": 1.0, "pMCI": 2.0, "AD": 3.0}
+
+
+def axis_t_map(values: np.ndarray, score: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel-wise Pearson correlation of ``values`` (N, X, Y, Z) with ``score`` (N,) inside ``mask``, as the
+    t statistic of the slope (t = r sqrt((N - 2) / (1 - r^2)), N - 2 degrees of freedom; t > 0 where the
+    intensity grows with the score) and its two-sided p (0 and 1 outside)."""
+    score = np.asarray(score, np.float64)
+    if len(score) < 3 or np.ptp(score) == 0:
+        raise ValueError(f"a disease-axis statistic needs >= 3 subjects with >= 2 scores, got {len(score)} "
+                         f"with scores {sorted(set(score.tolist()))}")
+    x = values[:, mask].astype(np.float64)
+    xc, sc = x - x.mean(0), score - score.mean()
+    denom = np.sqrt((xc ** 2).sum(0) * (sc ** 2).sum())
+    r = np.divide(sc @ xc, denom, out=np.zeros(x.shape[1]), where=denom > 0).clip(-1 + 1e-12, 1 - 1e-12)
+    n = len(score)
+    tv = r * np.sqrt((n - 2) / (1 - r ** 2))
+    t = np.zeros(mask.shape, np.float32)
+    p = np.ones(mask.shape, np.float32)
+    t[mask] = tv
+    p[mask] = 2 * stats.t.sf(np.abs(tv), n - 2)
+    return t, p
+
+
+def grey_matter_fraction(affine: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Mean grey-matter probability of the 1 mm MNI template inside each voxel of a template-space grid
+    (exact area average of the template voxels whose centres fall in it; 0 where none does)."""
+    from mrisynth.anatomy import template
+
+    gm = template("gm")
+    prob = np.asarray(gm.dataobj, np.float32)
+    ijk = np.indices(prob.shape, dtype=np.float32).reshape(3, -1)
+    xyz = gm.affine[:3, :3].astype(np.float32) @ ijk + gm.affine[:3, 3:4].astype(np.float32)
+    inv = np.linalg.inv(affine)
+    vox = np.rint(inv[:3, :3] @ xyz + inv[:3, 3:4]).astype(np.int64)
+    inside = np.all((vox >= 0) & (vox < np.asarray(shape)[:, None]), 0)
+    flat = np.ravel_multi_index(tuple(vox[:, inside]), shape)
+    total = np.bincount(flat, weights=prob.ravel()[inside], minlength=int(np.prod(shape)))
+    count = np.bincount(flat, minlength=int(np.prod(shape)))
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0).reshape(shape).astype(np.float32)
+
+
+def precision(table: pd.DataFrame, regions: list[str], k: int) -> float:
+    """Share of the top ``k`` landmarks (by rank) whose template mm position lies inside the union of the
+    named ellipsoid regions (evaluation only: e.g. the phantom's atrophy regions)."""
+    top = table.sort_values("rank").head(k)
+    if top.empty:
+        return float("nan")
+    xyz = top[["x", "y", "z"]].to_numpy(float)
+    inside = np.zeros(len(xyz), bool)
+    for name in regions:
+        e = REGIONS[name]
+        inside |= (((xyz - np.asarray(e.centre)) / np.asarray(e.radii)) ** 2).sum(1) <= 1.0
+    return float(inside.mean())
 
 
 def local_extrema(stat: np.ndarray, mask: np.ndarray, n: int, min_distance_mm: float, voxel_mm: np.ndarray) -> np.ndarray:
@@ -53,18 +114,22 @@ def nearest_region(xyz: np.ndarray) -> list[str]:
     return [names[i] for i in dist.argmin(1)]
 
 
-def detect_landmarks(t1: np.ndarray, is_a: np.ndarray, is_b: np.ndarray, mask: np.ndarray, affine: np.ndarray,
-                     n: int, min_distance_mm: float, smooth_fwhm_mm: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
-    """Landmarks from T1 stack (N, X, Y, Z) and group masks; returns (table, t map).
+def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray | None, mask: np.ndarray,
+                     affine: np.ndarray, n: int, min_distance_mm: float, smooth_fwhm_mm: float = 0.0,
+                     score: np.ndarray | None = None, search: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Landmarks from T1 stack (N, X, Y, Z); returns (table, t map).
 
+    With ``score`` (N,) the statistic is the disease-axis correlation over all N subjects (``axis_t_map``),
+    else the t-test of group ``is_a`` vs ``is_b``. The statistic is computed in ``mask`` (brain), the
+    extrema are searched in ``search`` (default: ``mask``; e.g. its grey matter).
     Table columns: rank, i, j, k (voxel), x, y, z (template mm), t, p, region (nearest named ROI).
     """
     voxel_mm = np.sqrt((affine[:3, :3] ** 2).sum(0))
     if smooth_fwhm_mm > 0:
         sigma = smooth_fwhm_mm / 2.3548 / voxel_mm
         t1 = np.stack([ndimage.gaussian_filter(v, sigma) for v in t1])
-    t, p = t_map(t1[is_a], t1[is_b], mask)
-    ijk = local_extrema(t, mask, n, min_distance_mm, voxel_mm)
+    t, p = axis_t_map(t1, score, mask) if score is not None else t_map(t1[is_a], t1[is_b], mask)
+    ijk = local_extrema(t, mask if search is None else search & mask, n, min_distance_mm, voxel_mm)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     table = pd.DataFrame({
         "rank": np.arange(1, len(ijk) + 1),
