@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mrisynth.classify.scenarios import IMPUTED_PREFIX, MULTI_PREFIX
+from mrisynth.classify.scenarios import IMPUTED_LINEAR, IMPUTED_PREFIX, MULTI_PREFIX
 
 
 def preprocessed(results: str, rows: list[dict], resolution_mm: float) -> list[tuple]:
@@ -29,7 +29,7 @@ def scenario_inputs(scenario: str, fold: int, results: str, subjects: list[tuple
     files = [str(p.pet) for p, has in subjects if has]
     if scenario == "mri+true_pet":
         files += [str(p.truth_pet) for p, has in subjects if not has]
-    if scenario.startswith(IMPUTED_PREFIX):
+    if scenario.startswith(IMPUTED_PREFIX) and scenario != IMPUTED_LINEAR:  # the linear map is fit in classify
         files.append(str(imputation_done(results, scenario[len(IMPUTED_PREFIX):], fold)))
     if scenario.startswith(MULTI_PREFIX):
         files.append(str(imputation_done(results, scenario[len(MULTI_PREFIX):], fold)))
