@@ -92,7 +92,13 @@ def scenario_sections(results: Path) -> list[Section]:
     if not csv.exists():
         return [Section("Scenarios", _missing("scenario table", csv))]
     table = pd.read_csv(csv)
-    body = table_html(display_table(table), index=False) + text_html(NOTE)
+    body = ""
+    forest = results / "summary" / "forest.png"
+    if forest.exists():
+        body += _png(forest, "pooled AUC per classifier and scenario") + text_html(
+            "Pooled out-of-fold AUC with its 95% bootstrap CI for every classifier x scenario, grouped by classifier "
+            "(dashed: the classifier's mri_only AUC; dotted: chance).")
+    body += table_html(display_table(table), index=False) + text_html(NOTE)
     if "imputations" in table:
         from mrisynth.classify.multiple import NOTE as MULTI_NOTE
         from mrisynth.classify.multiple import comparison_table

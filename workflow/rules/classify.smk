@@ -124,6 +124,7 @@ rule summarize:
             category="Classification",
             subcategory="Scenarios",
         ),
+        forest=f"{RESULTS}/summary/forest.png",
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
