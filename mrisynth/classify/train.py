@@ -1,5 +1,8 @@
 """Training of the landmark network: class-balanced sampling, jittered patch centres, early stopping on the
-validation split, full-state checkpoints (resume gives the same result as an uninterrupted run)."""
+validation split, full-state checkpoints (resume gives the same result as an uninterrupted run), and a
+calibration of the logits fit on the validation subjects (Platt scaling, class-balanced), so that the
+probability 0.5 is a threshold chosen on validation subjects and the folds' probabilities are comparable
+when their out-of-fold predictions are pooled."""
 
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ class NetConfig:
 
 
 def make_model(nc: NetConfig, n_landmarks: int, n_modalities: int) -> LandmarkMIL:
-    return LandmarkMIL(n_landmarks, n_modalities, len(nc.patch_sizes), nc.channels, nc.features, nc.pooling, nc.dropout)
+    return LandmarkMIL(n_landmarks, n_modalities, len(nc.patch_sizes), nc.channels, nc.features, nc.pooling, nc.dropout,
+                       nc.patch_out)
 
 
 def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: torch.Generator | None) -> torch.Tensor:
@@ -60,13 +64,40 @@ def _balanced_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return class_balanced_mean(F.binary_cross_entropy_with_logits(logits, labels, reduction="none"), labels)
 
 
+def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Platt scaling (a, b): P(positive) = sigmoid(a * logit + b), a class-balanced, L2-regularised (C = 1)
+    logistic regression of the labels on the logits of validation subjects. When the validation subjects
+    rank the wrong way round (a <= 0) or hold one class, the logits keep their scale (a = 1) and are only
+    shifted so that 0 falls midway between the class means (of the subjects at hand)."""
+    from sklearn.linear_model import LogisticRegression
+
+    logits, labels = np.asarray(logits, float), np.asarray(labels, int)
+    if len(set(labels.tolist())) == 2:
+        lr = LogisticRegression(C=1.0, class_weight="balanced").fit(logits[:, None], labels)
+        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        if a > 0:
+            return a, b
+    centre = np.mean([logits[labels == v].mean() for v in set(labels.tolist())]) if len(labels) else 0.0
+    return 1.0, float(-centre)
+
+
+def calibrated(logits: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    a, b = calibration
+    return 1.0 / (1.0 + np.exp(-(a * np.asarray(logits, float) + b)))
+
+
 @torch.no_grad()
-def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> np.ndarray:
-    """Probabilities of the positive class for every volume, no jitter."""
+def predict_logits(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> np.ndarray:
+    """Logits of every volume, no jitter."""
     model.eval()
-    out = [torch.sigmoid(model(_patches(volumes[i:i + nc.batch_size], centres, nc, None))[0])
-           for i in range(0, len(volumes), nc.batch_size)]
+    out = [model(_patches(volumes[i:i + nc.batch_size], centres, nc, None))[0] for i in range(0, len(volumes), nc.batch_size)]
     return torch.cat(out).numpy().astype(float)
+
+
+def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig,
+            calibration: tuple[float, float] = (1.0, 0.0)) -> np.ndarray:
+    """Probabilities of the positive class for every volume, no jitter (calibrated with ``calibration``)."""
+    return calibrated(predict_logits(model, volumes, centres, nc), calibration)
 
 
 def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
