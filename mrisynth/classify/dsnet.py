@@ -33,11 +33,12 @@ class DSNetConfig:
     lr: float
     weight_decay: float
     patience: int
+    mask_threshold: float
 
     @classmethod
     def from_config(cls, c: dict) -> DSNetConfig:
         return cls(c["channels"], c["n_stages"], c["input_pool"], c["temperature"], c["dropout"], c["epochs"],
-                   c["batch_size"], c["lr"], c["weight_decay"], c["patience"])
+                   c["batch_size"], c["lr"], c["weight_decay"], c["patience"], c["mask_threshold"])
 
 
 def _balanced_loss(logits, labels):
@@ -73,7 +74,8 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
     brain = torch.from_numpy(np.ascontiguousarray(masks[:, None], dtype=np.float32))
     y = torch.tensor(np.asarray(labels), dtype=torch.long)
     net = DSNet(n_branches=x.shape[1], in_channels=1, n_classes=2, channels=dc.channels, n_stages=dc.n_stages,
-                temperature=dc.temperature, dropout=dc.dropout, spatial_dims=3, input_pool=dc.input_pool)
+                temperature=dc.temperature, dropout=dc.dropout, spatial_dims=3, input_pool=dc.input_pool,
+                mask_threshold=dc.mask_threshold)
     opt = torch.optim.AdamW(net.parameters(), lr=dc.lr, weight_decay=dc.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     counts = np.bincount(labels[train_idx], minlength=2)

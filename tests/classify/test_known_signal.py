@@ -1,6 +1,6 @@
 """Known-signal cohort: a lesion in the right hippocampus sets the label, a decoy lesion in the left one does
 not (``conftest.build_cohort(lesion=True)``). Through the real commands, on every fold: the landmarks must
-find the lesion from the training subjects, and the landmark CNN and DSNet must separate held-out subjects.
+find the lesion from the training subjects, and the landmark CNN must separate held-out subjects.
 """
 
 import numpy as np
@@ -15,8 +15,6 @@ CLASSIFY = {
     "landmarks": {"n": 4, "min_distance_mm": 15, "smooth_fwhm_mm": 7.5, "grey_matter": 0},
     "network": {"patch_sizes": [4, 6], "patch_out": 4, "channels": 4, "features": 8, "epochs": 60,
                 "batch_size": 8, "patience": 60, "jitter_vox": 1, "lr": 0.003},
-    "dsnet": {"channels": 4, "n_stages": 2, "input_pool": 1, "epochs": 20, "batch_size": 8, "lr": 0.005,
-              "patience": 20, "dropout": 0.0, "figure_subjects": 2},
 }
 
 
@@ -40,3 +38,4 @@ def test_landmarks_find_the_lesion_and_the_landmark_cnn_learns_it(tmp_path):
     assert roc_auc_score(pred["label"], pred["prob"]) >= 0.95  # pooled over the 3 folds' test subjects
     hat = pred["prob"] >= 0.5  # threshold chosen on validation subjects: no one-class collapse
     assert hat[pred["label"] == 1].mean() >= 0.8 and (~hat[pred["label"] == 0]).mean() >= 0.8
+

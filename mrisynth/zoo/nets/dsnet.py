@@ -12,7 +12,8 @@ The net exposes every stage's feature map and the specificity map of each branch
 e.g. for a feature-consistency loss between a synthetic and a real image. 2D or 3D (``spatial_dims``).
 
 An optional ``mask`` of the input's valid region (e.g. the foreground; background and padding outside)
-restricts the specificity map to the last feature map's cells that lie at least half inside it: without
+restricts the specificity map to the last feature map's cells that lie at least ``mask_threshold`` (share of
+their voxels; default half) inside it: without
 it the softmax can put all its mass on featureless background, where the zero padding of the convolutions
 makes corners distinct from everything else.
 """
@@ -109,9 +110,10 @@ class DSNet(nn.Module):
 
     def __init__(self, n_branches: int = 2, in_channels: int = 1, n_classes: int = 2, channels: int = 8,
                  n_stages: int = 2, norm: str = "instance", temperature: float = 10.0, dropout: float = 0.0,
-                 spatial_dims: int = 3, input_pool: int = 1):
+                 spatial_dims: int = 3, input_pool: int = 1, mask_threshold: float = 0.5):
         super().__init__()
         check_dims(spatial_dims)
+        self.mask_threshold = mask_threshold
         if n_branches < 1:
             raise ValueError(f"n_branches must be >= 1, got {n_branches}")
         self.branches = nn.ModuleList(Branch(spatial_dims, in_channels, channels, n_stages, norm, input_pool)
@@ -134,7 +136,7 @@ class DSNet(nn.Module):
     def branch(self, index: int, x: torch.Tensor, mask: torch.Tensor | None = None) -> BranchOutput:
         """One branch's output; ``mask`` (N, 1, *S_in) of the input's valid region (see the module doc)."""
         feats = self.branches[index](x)
-        allowed = None if mask is None else self.mask_fraction(mask, feats[-1].shape[2:]) >= 0.5
+        allowed = None if mask is None else self.mask_fraction(mask, feats[-1].shape[2:]) >= self.mask_threshold
         similarity, specificity = self.cosine[index](feats[-1], allowed)
         pooled = (feats[-1].float() * specificity).flatten(2).sum(2)
         return BranchOutput(feats, similarity, specificity, pooled)
