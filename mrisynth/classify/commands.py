@@ -116,10 +116,12 @@ def run_landmarks(args) -> int:
 
 
 def add_classify(sub) -> None:
-    p = sub.add_parser("classify", help="train one classifier on one fold in one scenario; write test predictions")
+    p = sub.add_parser("classify", help="train one classifier on one fold in one or more scenarios; write test predictions")
     _common_paths(p)
-    p.add_argument("--scenario", required=True,
-                   help="mri_only | mri+real_pet | mri+zero_fill | mri+mean_pet | mri+true_pet | mri+imputed_<model>")
+    p.add_argument("--scenario", required=True, nargs="+",
+                   help="mri_only | mri+real_pet | mri+zero_fill | mri+mean_pet | mri+true_pet | mri+imputed_linear | "
+                        "mri+imputed_<model> | mri+multi_imputed_<model>; several: one after the other in this process "
+                        "(each as if run alone), each into its default folder")
     p.add_argument("--classifier", default="landmark", choices=["landmark", "regional", "dsnet"],
                    help="landmark: multi-scale multi-instance CNN; regional: ROI means + logistic regression; "
                         "dsnet: whole-brain two-branch CNN with a spatial cosine module (classify.dsnet)")
@@ -134,14 +136,18 @@ def run_classify(args) -> int:
 
     from mrisynth.classify.run import classify_fold
     from mrisynth.config import load_config
+    from mrisynth.errors import InputError
 
     cfg = load_config(args.config)
-    results, manifest, split, out = _resolve(args, cfg, f"classify/{args.classifier}/{args.scenario}/fold-{args.fold}")
-    landmarks = Path(args.landmarks or results / "classify" / "landmarks" / f"fold-{args.fold}" / "landmarks.csv")
-    pred = classify_fold(cfg, fold=args.fold, scenario=args.scenario, classifier=args.classifier, results=results,
-                         manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out,
-                         threads=max(1, args.threads))
-    print(f"fold {args.fold} {args.scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
+    if args.out_dir and len(args.scenario) > 1:
+        raise InputError("--out-dir names one scenario's folder: give a single --scenario with it")
+    for scenario in args.scenario:
+        results, manifest, split, out = _resolve(args, cfg, f"classify/{args.classifier}/{scenario}/fold-{args.fold}")
+        landmarks = Path(args.landmarks or results / "classify" / "landmarks" / f"fold-{args.fold}" / "landmarks.csv")
+        pred = classify_fold(cfg, fold=args.fold, scenario=scenario, classifier=args.classifier, results=results,
+                             manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out,
+                             threads=max(1, args.threads))
+        print(f"fold {args.fold} {scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
     return 0
 
 

@@ -36,9 +36,19 @@ def scenario_inputs(scenario: str, fold: int, results: str, subjects: list[tuple
     return files
 
 
-def prediction_files(results: str, classifiers: list[str], scenarios: list[str], folds: list[int]) -> list[str]:
+def classifier_scenarios(classifier: str, scenarios: list[str]) -> list[str]:
+    """The scenarios a classifier runs: multiple imputation only for the regional model (K CNN trainings
+    would cost K x)."""
     from mrisynth.classify.multiple import CLASSIFIERS as MULTI_CLASSIFIERS
 
+    return [s for s in scenarios if not s.startswith(MULTI_PREFIX) or classifier in MULTI_CLASSIFIERS]
+
+
+def fold_inputs(classifier: str, scenarios: list[str], fold: int, results: str, subjects: list[tuple]) -> list[str]:
+    """Images every scenario of one classifier's fold job reads besides the T1 (deduplicated, sorted)."""
+    return sorted({f for s in classifier_scenarios(classifier, scenarios) for f in scenario_inputs(s, fold, results, subjects)})
+
+
+def prediction_files(results: str, classifiers: list[str], scenarios: list[str], folds: list[int]) -> list[str]:
     return [str(Path(results) / "classify" / c / s / f"fold-{k}" / "predictions.csv")
-            for c in classifiers for s in scenarios for k in folds
-            if not s.startswith(MULTI_PREFIX) or c in MULTI_CLASSIFIERS]  # K CNN trainings would cost K x
+            for c in classifiers for s in classifier_scenarios(c, scenarios) for k in folds]

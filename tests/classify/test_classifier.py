@@ -150,3 +150,17 @@ def test_cohort_labels_tasks_and_training_populations(cohort):
     assert set(table[in_population(table, "mci")]["diagnosis"]) == {"pMCI", "sMCI"}
     assert set(table[in_population(table, "ad_nc")]["diagnosis"]) == {"AD", "NC"}
     assert in_population(table, "all").all()
+
+
+def test_one_process_runs_several_scenarios_as_if_alone(cohort, capsys):
+    c = cohort
+    single = {s: _run(c, 0, s, "regional") for s in ("mri_only", "mri+zero_fill")}
+    for s in single:
+        (c["results"] / "classify" / "regional" / s / "fold-0" / "predictions.csv").unlink()
+    args = ["classify", "--fold", "0", "--classifier", "regional", "--config", str(c["config"])]
+    assert main(args + ["--scenario", "mri_only", "mri+zero_fill"]) == 0
+    for s, pred in single.items():
+        again = pd.read_csv(c["results"] / "classify" / "regional" / s / "fold-0" / "predictions.csv")
+        pd.testing.assert_frame_equal(again, pred)
+    assert main(args + ["--scenario", "mri_only", "mri+zero_fill", "--out-dir", str(c["results"] / "x")]) == 2
+    assert "single --scenario" in capsys.readouterr().err

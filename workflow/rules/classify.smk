@@ -1,9 +1,10 @@
 # Diagnosis stage: subject-level folds, landmarks per fold, classifiers per scenario, the scenario table.
 from mrisynth.classify.dag import (
+    classifier_scenarios,
+    fold_inputs,
     image_inputs,
     prediction_files,
     preprocessed,
-    scenario_inputs,
 )
 from mrisynth.classify.scenarios import scenario_names
 from mrisynth.preprocess.outputs import qc_summary_paths
@@ -77,14 +78,15 @@ rule landmarks:
 
 
 rule classify:
-    """One classifier, one scenario, one fold: train on the fold's training population, predict its test subjects."""
+    """One neural classifier, one fold, every scenario in one process (torch starts once): train on the fold's
+    training population, predict its test subjects."""
     input:
         split=f"{RESULTS}/splits/fold-{{fold}}.json",
         manifest=f"{RESULTS}/manifest/manifest.csv",
         t1=image_inputs(CLASSIFY_SUBJECTS, "t1"),
         mask=image_inputs(CLASSIFY_SUBJECTS, "mask"),
-        pet=lambda w: scenario_inputs(
-            w.scenario, int(w.fold), RESULTS, CLASSIFY_SUBJECTS
+        pet=lambda w: fold_inputs(
+            w.classifier, SCENARIOS, int(w.fold), RESULTS, CLASSIFY_SUBJECTS
         ),
         landmarks=lambda w: (
             f"{RESULTS}/classify/landmarks/fold-{w.fold}/landmarks.csv"
@@ -92,11 +94,51 @@ rule classify:
             else []
         ),
     output:
-        f"{RESULTS}/classify/{{classifier}}/{{scenario}}/fold-{{fold}}/predictions.csv",
+        expand(
+            f"{RESULTS}/classify/{{{{classifier}}}}/{{scenario}}/fold-{{{{fold}}}}/predictions.csv",
+            scenario=classifier_scenarios("landmark", SCENARIOS),
+        ),
     log:
-        f"{RESULTS}/logs/classify/{{classifier}}/{{scenario}}/fold-{{fold}}.log",
+        f"{RESULTS}/logs/classify/{{classifier}}/fold-{{fold}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/classify/{{classifier}}_{{scenario}}_fold-{{fold}}.tsv"
+        f"{RESULTS}/benchmarks/classify/{{classifier}}_fold-{{fold}}.tsv"
+    wildcard_constraints:
+        classifier="landmark|dsnet",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=120,
+    params:
+        results=RESULTS,
+        config=CONFIG_ARGS,
+        scenarios=" ".join(
+            f"'{s}'" for s in classifier_scenarios("landmark", SCENARIOS)
+        ),
+    shell:
+        "mrisynth classify --fold {wildcards.fold} --scenario {params.scenarios} "
+        "--classifier {wildcards.classifier} --split {input.split} --manifest {input.manifest} "
+        "--results {params.results} --threads {threads} {params.config} > {log} 2>&1"
+
+
+rule classify_regional:
+    """The regional baseline, one fold, every scenario (multiple imputation included) in one process."""
+    input:
+        split=f"{RESULTS}/splits/fold-{{fold}}.json",
+        manifest=f"{RESULTS}/manifest/manifest.csv",
+        t1=image_inputs(CLASSIFY_SUBJECTS, "t1"),
+        mask=image_inputs(CLASSIFY_SUBJECTS, "mask"),
+        pet=lambda w: fold_inputs(
+            "regional", SCENARIOS, int(w.fold), RESULTS, CLASSIFY_SUBJECTS
+        ),
+    output:
+        expand(
+            f"{RESULTS}/classify/regional/{{scenario}}/fold-{{{{fold}}}}/predictions.csv",
+            scenario=classifier_scenarios("regional", SCENARIOS),
+        ),
+    log:
+        f"{RESULTS}/logs/classify/regional/fold-{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classify/regional_fold-{{fold}}.tsv"
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
@@ -104,10 +146,13 @@ rule classify:
     params:
         results=RESULTS,
         config=CONFIG_ARGS,
+        scenarios=" ".join(
+            f"'{s}'" for s in classifier_scenarios("regional", SCENARIOS)
+        ),
     shell:
-        "mrisynth classify --fold {wildcards.fold} --scenario '{wildcards.scenario}' "
-        "--classifier {wildcards.classifier} --split {input.split} --manifest {input.manifest} "
-        "--results {params.results} --out-dir $(dirname {output}) --threads {threads} {params.config} > {log} 2>&1"
+        "mrisynth classify --fold {wildcards.fold} --scenario {params.scenarios} "
+        "--classifier regional --split {input.split} --manifest {input.manifest} "
+        "--results {params.results} --threads {threads} {params.config} > {log} 2>&1"
 
 
 rule summarize:
