@@ -2,7 +2,8 @@
 
 A voxel-wise statistic over the training subjects' preprocessed T1 (template grid, optionally smoothed):
 by default the correlation with the disease axis (NC 0 < sMCI 1 < pMCI 2 < AD 3) over the training
-subjects of all diagnoses, as a t statistic (twice the subjects of an AD vs NC test, and the MCI groups
+subjects of all diagnoses, partial given each subject's mean brain T1 (a global shift is not a place), as a
+t statistic (twice the subjects of an AD vs NC test, and the MCI groups
 add the intermediate severities), or a two-sample t-test between two groups. Then the local extrema of |t|
 inside the brain (optionally only in grey matter, from the template's tissue map: where atrophy is), kept
 greedily from the strongest with a minimum distance between them (non-maximum suppression), and the top L
@@ -37,24 +38,28 @@ def t_map(group_a: np.ndarray, group_b: np.ndarray, mask: np.ndarray) -> tuple[n
 DISEASE_AXIS = {"NC": 0.0, "sMCI": 1.0, "pMCI": 2.0, "AD": 3.0}
 
 
-def axis_t_map(values: np.ndarray, score: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel-wise Pearson correlation of ``values`` (N, X, Y, Z) with ``score`` (N,) inside ``mask``, as the
-    t statistic of the slope (t = r sqrt((N - 2) / (1 - r^2)), N - 2 degrees of freedom; t > 0 where the
-    intensity grows with the score) and its two-sided p (0 and 1 outside)."""
+def axis_t_map(values: np.ndarray, score: np.ndarray, mask: np.ndarray,
+               covariates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel-wise partial correlation of ``values`` (N, X, Y, Z) with ``score`` (N,) inside ``mask``, given
+    ``covariates`` (N, k; both sides residualised on them and an intercept), as the t statistic of the
+    slope (t = r sqrt(df / (1 - r^2)), df = N - 2 - k; t > 0 where the intensity grows with the score) and
+    its two-sided p (0 and 1 outside)."""
     score = np.asarray(score, np.float64)
-    if len(score) < 3 or np.ptp(score) == 0:
-        raise ValueError(f"a disease-axis statistic needs >= 3 subjects with >= 2 scores, got {len(score)} "
-                         f"with scores {sorted(set(score.tolist()))}")
+    design = np.column_stack([np.ones(len(score))] + ([] if covariates is None else [np.asarray(covariates, np.float64)]))
+    df = len(score) - design.shape[1] - 1
+    if df < 1 or np.ptp(score) == 0:
+        raise ValueError(f"a disease-axis statistic needs more subjects than covariates + 2 and >= 2 scores, got "
+                         f"{len(score)} subjects, {design.shape[1] - 1} covariates, scores {sorted(set(score.tolist()))}")
     x = values[:, mask].astype(np.float64)
-    xc, sc = x - x.mean(0), score - score.mean()
-    denom = np.sqrt((xc ** 2).sum(0) * (sc ** 2).sum())
-    r = np.divide(sc @ xc, denom, out=np.zeros(x.shape[1]), where=denom > 0).clip(-1 + 1e-12, 1 - 1e-12)
-    n = len(score)
-    tv = r * np.sqrt((n - 2) / (1 - r ** 2))
+    xr = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+    sr = score - design @ np.linalg.lstsq(design, score, rcond=None)[0]
+    denom = np.sqrt((xr ** 2).sum(0) * (sr ** 2).sum())
+    r = np.divide(sr @ xr, denom, out=np.zeros(x.shape[1]), where=denom > 0).clip(-1 + 1e-12, 1 - 1e-12)
+    tv = r * np.sqrt(df / (1 - r ** 2))
     t = np.zeros(mask.shape, np.float32)
     p = np.ones(mask.shape, np.float32)
     t[mask] = tv
-    p[mask] = 2 * stats.t.sf(np.abs(tv), n - 2)
+    p[mask] = 2 * stats.t.sf(np.abs(tv), df)
     return t, p
 
 
@@ -116,11 +121,14 @@ def nearest_region(xyz: np.ndarray) -> list[str]:
 
 def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray | None, mask: np.ndarray,
                      affine: np.ndarray, n: int, min_distance_mm: float, smooth_fwhm_mm: float = 0.0,
-                     score: np.ndarray | None = None, search: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                     score: np.ndarray | None = None, search: np.ndarray | None = None,
+                     adjust_global: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """Landmarks from T1 stack (N, X, Y, Z); returns (table, t map).
 
-    With ``score`` (N,) the statistic is the disease-axis correlation over all N subjects (``axis_t_map``),
-    else the t-test of group ``is_a`` vs ``is_b``. The statistic is computed in ``mask`` (brain), the
+    With ``score`` (N,) the statistic is the disease-axis correlation over all N subjects (``axis_t_map``;
+    with ``adjust_global`` a partial correlation given each subject's mean T1 in ``mask``: a global change,
+    e.g. of the intensity normalisation by atrophy elsewhere, then yields no landmark), else the t-test of
+    group ``is_a`` vs ``is_b``. The statistic is computed in ``mask`` (brain), the
     extrema are searched in ``search`` (default: ``mask``; e.g. its grey matter).
     Table columns: rank, i, j, k (voxel), x, y, z (template mm), t, p, region (nearest named ROI).
     """
@@ -128,7 +136,11 @@ def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray |
     if smooth_fwhm_mm > 0:
         sigma = smooth_fwhm_mm / 2.3548 / voxel_mm
         t1 = np.stack([ndimage.gaussian_filter(v, sigma) for v in t1])
-    t, p = axis_t_map(t1, score, mask) if score is not None else t_map(t1[is_a], t1[is_b], mask)
+    if score is not None:
+        covariates = np.array([v[mask].mean() for v in t1])[:, None] if adjust_global else None
+        t, p = axis_t_map(t1, score, mask, covariates)
+    else:
+        t, p = t_map(t1[is_a], t1[is_b], mask)
     ijk = local_extrema(t, mask if search is None else search & mask, n, min_distance_mm, voxel_mm)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     table = pd.DataFrame({
