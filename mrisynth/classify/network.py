@@ -111,5 +111,8 @@ class LandmarkMIL(nn.Module):
         else:
             bag, idx = h.max(1)
             weights = F.one_hot(idx, h.shape[1]).float().mean(1)  # share of features each landmark won
-        means = (patches * self.centre_weights).sum(dim=(3, 4, 5)).flatten(1)  # (B, L * S * M)
-        return (self.head(bag) + self.linear(means)).squeeze(-1), weights
+        return (self.head(bag) + self.linear(self.patch_means(patches))).squeeze(-1), weights
+
+    def patch_means(self, patches: torch.Tensor) -> torch.Tensor:
+        """Centre-weighted mean of every patch, the linear path's input: (B, L * S * M)."""
+        return (patches * self.centre_weights).sum(dim=(3, 4, 5)).flatten(1)

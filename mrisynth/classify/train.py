@@ -54,6 +54,26 @@ def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: t
     return torch.cat([extract_patches(volumes, c, s, nc.patch_out) for s in nc.patch_sizes], dim=2)
 
 
+@torch.no_grad()
+def init_linear_path(model: LandmarkMIL, volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray,
+                     centres: torch.Tensor, nc: NetConfig) -> None:
+    """Start the network at the logistic regression on the training subjects' centre-weighted patch means
+    (class-balanced, L2, C = 1, on standardised features): its weights go to the linear path, its intercept
+    to the head's bias, and the head's weights to zero, so epoch 0 is exactly that regression and the CNN
+    learns what the landmarks' intensities do not already say (a residual on the simplest baseline)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model.eval()
+    means = torch.cat([model.patch_means(_patches(volumes[train_idx[i:i + nc.batch_size]], centres, nc, None))
+                       for i in range(0, len(train_idx), nc.batch_size)]).double().numpy()
+    mu, sd = means.mean(0), means.std(0) + 1e-6
+    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((means - mu) / sd, labels[train_idx])
+    w = lr.coef_[0] / sd
+    model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
+    model.head[-1].weight.zero_()
+    model.head[-1].bias.fill_(float(lr.intercept_[0] - (w * mu).sum()))
+
+
 def class_balanced_mean(loss: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean over the classes present of the mean per-sample loss within each class (prevalence-free)."""
     return torch.stack([loss[labels == v].mean() for v in labels.unique()]).mean()
@@ -122,6 +142,13 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
     weights = torch.as_tensor(1.0 / counts[labels[train_idx]], dtype=torch.float64)
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": [],
              "best_model": copy.deepcopy(model.state_dict())}
+    init_linear_path(model, volumes, labels, train_idx, centres, nc)
+    model.eval()
+    with torch.no_grad():  # epoch 0, the regression alone, is a candidate for early stopping too
+        val_logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
+                                for i in range(0, len(val_idx), nc.batch_size)])
+    state.update(best_loss=_balanced_loss(val_logits, y[val_idx]).item(), best_epoch=0,
+                 best_model=copy.deepcopy(model.state_dict()))
     if checkpoint.exists():
         ck = torch.load(checkpoint, weights_only=True)
         if ck.get("extra_state") == extra_state:
