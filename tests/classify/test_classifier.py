@@ -164,3 +164,22 @@ def test_one_process_runs_several_scenarios_as_if_alone(cohort, capsys):
         pd.testing.assert_frame_equal(again, pred)
     assert main(args + ["--scenario", "mri_only", "mri+zero_fill", "--out-dir", str(c["results"] / "x")]) == 2
     assert "single --scenario" in capsys.readouterr().err
+
+
+def test_linear_imputation_scenario_fits_the_training_subjects_only(cohort, monkeypatch):
+    """mri+imputed_linear: the voxelwise T1 -> PET line of the fold's training subjects with a real PET fills
+    the missing PET (no synthesis output needed), for the same test subjects as every other scenario."""
+    from mrisynth.synthesis import evaluate
+
+    c = cohort
+    fitted = []
+    fit = evaluate.Baselines.fit
+    monkeypatch.setattr(evaluate.Baselines, "fit", classmethod(lambda cls, t1, pet: fitted.append(len(t1)) or fit(t1, pet)))
+    linear = _run(c, 2, "mri+imputed_linear", "regional")
+    mean = _run(c, 2, "mri+mean_pet", "regional")
+    split = load_split(c["results"] / "splits" / "fold-2.json")
+    manifest = pd.read_csv(c["manifest"])
+    with_pet = set(manifest.loc[manifest["pet"].notna(), "participant_id"])
+    assert fitted == [len(set(split.train) & with_pet)]
+    assert list(linear["participant_id"]) == list(mean["participant_id"])
+    assert not np.array_equal(linear["prob"].to_numpy(), mean["prob"].to_numpy())

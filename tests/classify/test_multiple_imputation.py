@@ -42,7 +42,8 @@ def test_multi_imputed_scenario_end_to_end(cohort, capsys):
     c, k, fold = cohort, 4, 2
     cfg_names = scenario_names({"cohort": "phantom", "classify": {"scenarios": ["mri_only"]},
                                 "synthesis": {"models": ["pix2pix", "cyclegan"], "samples": {"pix2pix": k}}})
-    assert cfg_names == ["mri_only", "mri+imputed_pix2pix", "mri+imputed_cyclegan", "mri+multi_imputed_pix2pix"]
+    assert cfg_names == ["mri_only", "mri+imputed_linear", "mri+imputed_pix2pix", "mri+imputed_cyclegan",
+                         "mri+multi_imputed_pix2pix"]
     manifest = pd.read_csv(c["manifest"])
     rng = np.random.default_rng(0)
     for pid in manifest.loc[manifest["pet"].isna(), "participant_id"]:
