@@ -137,7 +137,8 @@ def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray |
         sigma = smooth_fwhm_mm / 2.3548 / voxel_mm
         t1 = np.stack([ndimage.gaussian_filter(v, sigma) for v in t1])
     if score is not None:
-        covariates = np.array([v[mask].mean() for v in t1])[:, None] if adjust_global else None
+        # the covariate costs a degree of freedom: tiny cohorts (< 4 subjects) go without it
+        covariates = np.array([v[mask].mean() for v in t1])[:, None] if adjust_global and len(t1) >= 4 else None
         t, p = axis_t_map(t1, score, mask, covariates)
     else:
         t, p = t_map(t1[is_a], t1[is_b], mask)
