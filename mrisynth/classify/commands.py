@@ -29,7 +29,7 @@ def _resolve(args, cfg, default_out: str):
 
 
 def add_landmarks(sub) -> None:
-    p = sub.add_parser("landmarks", help="landmarks of one fold from a voxel-wise t-test on its TRAINING subjects' T1")
+    p = sub.add_parser("landmarks", help="landmarks of one fold from a voxel-wise statistic on its TRAINING subjects' T1")
     _common_paths(p)
     p.set_defaults(func=run_landmarks)
 
@@ -38,9 +38,9 @@ def run_landmarks(args) -> int:
     import numpy as np
 
     from mrisynth.classify.data import load_stack, subject_images
-    from mrisynth.cohort.table import read_cohort
-    from mrisynth.classify.landmarks import detect_landmarks, plot_landmarks
+    from mrisynth.classify.landmarks import DISEASE_AXIS, detect_landmarks, grey_matter_fraction, plot_landmarks
     from mrisynth.cohort.splits import load_split
+    from mrisynth.cohort.table import read_cohort
     from mrisynth.config import load_config
     from mrisynth.errors import InputError
     from mrisynth.io.atomic import atomic_dir
@@ -52,34 +52,46 @@ def run_landmarks(args) -> int:
     split = load_split(split_path)
     cohort = read_cohort(manifest)
     train = cohort[cohort["participant_id"].isin(split.train)]
-    train = train[train["diagnosis"].isin(lc["group_a"] + lc["group_b"])]
-    is_a = train["diagnosis"].isin(lc["group_a"]).to_numpy()
-    if is_a.sum() < 1 or (~is_a).sum() < 1 or len(is_a) < 3:
-        raise InputError(f"landmarks fold {args.fold}: need >= 1 training subject per group and >= 3 in all: "
-                         f"{lc['group_a']} ({is_a.sum()}) and {lc['group_b']} ({(~is_a).sum()})")
+    axis = lc["statistic"] == "disease_axis"
+    if axis:  # every training subject, scored along the disease axis
+        score = train["diagnosis"].map(DISEASE_AXIS).to_numpy(float)
+        is_a = None
+        if len(score) < 3 or len(set(score)) < 2:
+            raise InputError(f"landmarks fold {args.fold}: the disease-axis statistic needs >= 3 training subjects "
+                             f"of >= 2 diagnoses, got {train['diagnosis'].value_counts().to_dict()}")
+        what = f"disease axis over {len(score)} training subjects ({', '.join(f'{d} {c}' for d, c in train['diagnosis'].value_counts().sort_index().items())})"
+    else:
+        train = train[train["diagnosis"].isin(lc["group_a"] + lc["group_b"])]
+        is_a, score = train["diagnosis"].isin(lc["group_a"]).to_numpy(), None
+        if is_a.sum() < 1 or (~is_a).sum() < 1 or len(is_a) < 3:
+            raise InputError(f"landmarks fold {args.fold}: need >= 1 training subject per group and >= 3 in all: "
+                             f"{lc['group_a']} ({is_a.sum()}) and {lc['group_b']} ({(~is_a).sum()})")
+        what = f"{'+'.join(lc['group_a'])} ({is_a.sum()}) vs {'+'.join(lc['group_b'])} ({(~is_a).sum()}) training subjects"
     paths = subject_images(results, train, cfg["preprocess"]["resolution_mm"])
     ids = train["participant_id"].tolist()
     t1, affine = load_stack([paths[i].t1 for i in ids], "preprocessed T1")
     masks, _ = load_stack([paths[i].mask for i in ids], "brain mask")
     mask = masks.mean(0) >= 0.5
-    table, t = detect_landmarks(t1, is_a, ~is_a, mask, affine, lc["n"], lc["min_distance_mm"], lc["smooth_fwhm_mm"])
+    search = grey_matter_fraction(affine, mask.shape) >= lc["grey_matter"] if lc["grey_matter"] > 0 else None
+    table, t = detect_landmarks(t1, is_a, None if is_a is None else ~is_a, mask, affine, lc["n"], lc["min_distance_mm"],
+                                lc["smooth_fwhm_mm"], score=score, search=search, adjust_global=lc["adjust_global"])
     if table.empty:
         raise InputError(f"landmarks fold {args.fold}: no local extremum found in the brain mask")
     with atomic_dir(out) as tmp:
         table.to_csv(tmp / "landmarks.csv", index=False)
         save_nifti(t, affine, tmp / "tmap.nii.gz", dtype=np.float32)
-        plot_landmarks(t1.mean(0), table, tmp / "landmarks.png",
-                       f"fold {args.fold}: top {len(table)} landmarks, {'+'.join(lc['group_a'])} vs "
-                       f"{'+'.join(lc['group_b'])}, {len(ids)} training subjects")
-    print(f"fold {args.fold}: {len(table)} landmarks from {is_a.sum()} vs {(~is_a).sum()} training subjects -> {out}")
+        plot_landmarks(t1.mean(0), table, tmp / "landmarks.png", f"fold {args.fold}: top {len(table)} landmarks, {what}")
+    print(f"fold {args.fold}: {len(table)} landmarks from the {what} -> {out}")
     return 0
 
 
 def add_classify(sub) -> None:
-    p = sub.add_parser("classify", help="train one classifier on one fold in one scenario; write test predictions")
+    p = sub.add_parser("classify", help="train one classifier on one fold in one or more scenarios; write test predictions")
     _common_paths(p)
-    p.add_argument("--scenario", required=True,
-                   help="mri_only | mri+real_pet | mri+zero_fill | mri+mean_pet | mri+true_pet | mri+imputed_<model>")
+    p.add_argument("--scenario", required=True, nargs="+",
+                   help="mri_only | mri+real_pet | mri+zero_fill | mri+mean_pet | mri+true_pet | mri+imputed_linear | "
+                        "mri+imputed_<model> | mri+multi_imputed_<model>; several: one after the other in this process "
+                        "(each as if run alone), each into its default folder")
     p.add_argument("--classifier", default="landmark", choices=["landmark", "regional", "dsnet"],
                    help="landmark: multi-scale multi-instance CNN; regional: ROI means + logistic regression; "
                         "dsnet: whole-brain two-branch CNN with a spatial cosine module (classify.dsnet)")
@@ -94,14 +106,18 @@ def run_classify(args) -> int:
 
     from mrisynth.classify.run import classify_fold
     from mrisynth.config import load_config
+    from mrisynth.errors import InputError
 
     cfg = load_config(args.config)
-    results, manifest, split, out = _resolve(args, cfg, f"classify/{args.classifier}/{args.scenario}/fold-{args.fold}")
-    landmarks = Path(args.landmarks or results / "classify" / "landmarks" / f"fold-{args.fold}" / "landmarks.csv")
-    pred = classify_fold(cfg, fold=args.fold, scenario=args.scenario, classifier=args.classifier, results=results,
-                         manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out,
-                         threads=max(1, args.threads))
-    print(f"fold {args.fold} {args.scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
+    if args.out_dir and len(args.scenario) > 1:
+        raise InputError("--out-dir names one scenario's folder: give a single --scenario with it")
+    for scenario in args.scenario:
+        results, manifest, split, out = _resolve(args, cfg, f"classify/{args.classifier}/{scenario}/fold-{args.fold}")
+        landmarks = Path(args.landmarks or results / "classify" / "landmarks" / f"fold-{args.fold}" / "landmarks.csv")
+        pred = classify_fold(cfg, fold=args.fold, scenario=scenario, classifier=args.classifier, results=results,
+                             manifest=manifest, split_path=split, landmarks_csv=landmarks, out_dir=out,
+                             threads=max(1, args.threads))
+        print(f"fold {args.fold} {scenario} {args.classifier}: {len(pred)} test predictions -> {out}")
     return 0
 
 

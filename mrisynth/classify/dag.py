@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mrisynth.classify.scenarios import IMPUTED_PREFIX, MULTI_PREFIX
+from mrisynth.classify.scenarios import IMPUTED_LINEAR, IMPUTED_PREFIX, MULTI_PREFIX
 from mrisynth.cohort.subjects import CohortSubject
 
 
@@ -22,19 +22,29 @@ def scenario_inputs(scenario: str, fold: int, results: str, subjects: list[Cohor
     files = [str(s.paths.pet) for s in subjects if s.has_pet]
     if scenario == "mri+true_pet":
         files += [str(s.paths.truth_pet) for s in subjects if not s.has_pet]
-    if scenario.startswith(IMPUTED_PREFIX):
+    if scenario.startswith(IMPUTED_PREFIX) and scenario != IMPUTED_LINEAR:  # the linear map is fit in classify
         files.append(str(imputation_done(results, scenario[len(IMPUTED_PREFIX):], fold)))
     if scenario.startswith(MULTI_PREFIX):
         files.append(str(imputation_done(results, scenario[len(MULTI_PREFIX):], fold)))
     return files
 
 
-def prediction_files(results: str, classifiers: list[str], scenarios: list[str], folds: list[int]) -> list[str]:
+def classifier_scenarios(classifier: str, scenarios: list[str]) -> list[str]:
+    """The scenarios a classifier runs: multiple imputation only for the regional model (K CNN trainings
+    would cost K x)."""
     from mrisynth.classify.multiple import CLASSIFIERS as MULTI_CLASSIFIERS
 
+    return [s for s in scenarios if not s.startswith(MULTI_PREFIX) or classifier in MULTI_CLASSIFIERS]
+
+
+def fold_inputs(classifier: str, scenarios: list[str], fold: int, results: str, subjects: list[CohortSubject]) -> list[str]:
+    """Images every scenario of one classifier's fold job reads besides the T1 (deduplicated, sorted)."""
+    return sorted({f for s in classifier_scenarios(classifier, scenarios) for f in scenario_inputs(s, fold, results, subjects)})
+
+
+def prediction_files(results: str, classifiers: list[str], scenarios: list[str], folds: list[int]) -> list[str]:
     return [str(Path(results) / "classify" / c / s / f"fold-{k}" / "predictions.csv")
-            for c in classifiers for s in scenarios for k in folds
-            if not s.startswith(MULTI_PREFIX) or c in MULTI_CLASSIFIERS]  # K CNN trainings would cost K x
+            for c in classifiers for s in classifier_scenarios(c, scenarios) for k in folds]
 
 
 def summary_dir(results: str | Path) -> Path:

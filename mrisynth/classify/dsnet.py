@@ -1,11 +1,14 @@
 """The DSNet classifier: whole-brain volumes, one DSNet branch per modality (T1, PET), spatial cosine
-module and specificity-map pooling (:mod:`mrisynth.zoo.nets.dsnet`), trained with class-balanced sampling
-and early stopping on the validation split. Writes the model, the per-epoch history and a figure of the
-PET-branch (or T1-branch) specificity maps of a few test subjects."""
+module and specificity-map pooling (:mod:`mrisynth.zoo.nets.dsnet`) restricted to the brain mask, trained
+with class-balanced sampling and early stopping on the validation split, its logits calibrated on the
+validation subjects (:func:`mrisynth.classify.train.fit_calibration`). Writes the model, the per-epoch
+history, the share of the specificity mass inside the brain (``specificity.json``: per branch, over the
+test subjects) and a figure of the PET-branch (or T1-branch) specificity maps of a few test subjects."""
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mrisynth.io.atomic import atomic_path, save_figure
+from mrisynth.io.atomic import atomic_path, save_figure, write_text
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,12 @@ class DSNetConfig:
     lr: float
     weight_decay: float
     patience: int
+    mask_threshold: float
 
     @classmethod
     def from_config(cls, c: dict) -> DSNetConfig:
         return cls(c["channels"], c["n_stages"], c["input_pool"], c["temperature"], c["dropout"], c["epochs"],
-                   c["batch_size"], c["lr"], c["weight_decay"], c["patience"])
+                   c["batch_size"], c["lr"], c["weight_decay"], c["patience"], c["mask_threshold"])
 
 
 def _balanced_loss(logits, labels):
@@ -45,10 +49,21 @@ def _balanced_loss(logits, labels):
     return class_balanced_mean(F.cross_entropy(logits, labels, reduction="none"), labels)
 
 
+def in_brain_mass(specificity, mask) -> np.ndarray:
+    """Share of each subject's specificity mass (N, 1, *S) inside its brain ``mask`` (N, 1, *S_in): the
+    mass of every cell times the share of the cell's voxels in the mask."""
+    from mrisynth.zoo.nets.dsnet import DSNet
+
+    frac = DSNet.mask_fraction(mask, specificity.shape[2:])
+    return (specificity * frac).flatten(1).sum(1).numpy().astype(float)
+
+
 def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
-                  dc: DSNetConfig, seed: int, out_dir: Path, figure_idx: np.ndarray) -> np.ndarray:
+                  dc: DSNetConfig, seed: int, out_dir: Path, figure_idx: np.ndarray, masks: np.ndarray,
+                  test_idx: np.ndarray) -> np.ndarray:
     """Train on normalised ``volumes`` (N, M, X, Y, Z) of ``train_idx``, keep the weights of the best balanced
-    validation loss; return P(positive) for every subject."""
+    validation loss; return P(positive) for every subject, calibrated on ``val_idx``. ``masks`` (N, X, Y, Z):
+    the brain masks the specificity maps are restricted to."""
     import torch
 
     from mrisynth.seeding import seed_everything
@@ -56,9 +71,11 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
 
     seed_everything(seed)
     x = torch.from_numpy(np.ascontiguousarray(volumes, dtype=np.float32))
+    brain = torch.from_numpy(np.ascontiguousarray(masks[:, None], dtype=np.float32))
     y = torch.tensor(np.asarray(labels), dtype=torch.long)
     net = DSNet(n_branches=x.shape[1], in_channels=1, n_classes=2, channels=dc.channels, n_stages=dc.n_stages,
-                temperature=dc.temperature, dropout=dc.dropout, spatial_dims=3, input_pool=dc.input_pool)
+                temperature=dc.temperature, dropout=dc.dropout, spatial_dims=3, input_pool=dc.input_pool,
+                mask_threshold=dc.mask_threshold)
     opt = torch.optim.AdamW(net.parameters(), lr=dc.lr, weight_decay=dc.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     counts = np.bincount(labels[train_idx], minlength=2)
@@ -66,7 +83,7 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
 
     def forward(idx):  # one (B, 1, X, Y, Z) input per modality / branch
         batch = x[idx]
-        return net(*[batch[:, m:m + 1] for m in range(x.shape[1])])
+        return net(*[batch[:, m:m + 1] for m in range(x.shape[1])], mask=brain[idx])
 
     best = {"loss": float("inf"), "epoch": 0, "state": copy.deepcopy(net.state_dict())}
     history, bad = [], 0
@@ -99,16 +116,30 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
         pd.DataFrame(history).to_csv(tmp, index=False)
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save({"state": best["state"], "config": dc.__dict__, "best_epoch": best["epoch"]}, tmp)
+    from mrisynth.classify.train import calibrated, fit_calibration
+
     with torch.no_grad():
-        prob = torch.cat([torch.softmax(forward(np.arange(i, min(i + dc.batch_size, len(x)))), 1)[:, 1]
-                          for i in range(0, len(x), dc.batch_size)]).numpy().astype(float)
+        out = torch.cat([forward(np.arange(i, min(i + dc.batch_size, len(x)))) for i in range(0, len(x), dc.batch_size)])
+        logits = (out[:, 1] - out[:, 0]).numpy().astype(float)  # log-odds of the positive class
+        calibration = fit_calibration(logits[val_idx], labels[val_idx])
+        masses = []
+        for i in range(0, len(test_idx), dc.batch_size):
+            idx = test_idx[i:i + dc.batch_size]
+            _, branches = net.explain(*[x[idx, m:m + 1] for m in range(x.shape[1])], mask=brain[idx])
+            masses.append(np.stack([in_brain_mass(b.specificity, brain[idx]) for b in branches], 1))
+        mass = np.concatenate(masses)  # (test subjects, branches)
+        write_text(out_dir / "specificity.json", json.dumps({
+            "in_brain_mass": {"mean": float(mass.mean()), "min": float(mass.min()),
+                              "per_branch_mean": mass.mean(0).round(6).tolist()},
+            "branches": ["T1", "PET"][: x.shape[1]], "subjects": "test", "calibration": list(calibration)}) + "\n")
         if len(figure_idx):
             batch = x[figure_idx]
-            _, branches = net.explain(*[batch[:, m:m + 1] for m in range(x.shape[1])])
+            _, branches = net.explain(*[batch[:, m:m + 1] for m in range(x.shape[1])], mask=brain[figure_idx])
             save_specificity_figure(x[figure_idx, -1].numpy(), branches[-1].specificity[:, 0].numpy(),
                                     labels[figure_idx], out_dir / "specificity.png",
                                     "PET" if x.shape[1] > 1 else "T1")
-    return prob
+    log.info("DSNet: specificity mass in the brain %.3f (mean over test subjects and branches)", mass.mean())
+    return calibrated(logits, calibration)
 
 
 def save_specificity_figure(images: np.ndarray, maps: np.ndarray, labels: np.ndarray, path: Path, modality: str) -> None:

@@ -1,9 +1,14 @@
 """Data-driven anatomical landmarks (Zhang et al. TMI 2016; Liu et al. MedIA 2018, LDMIL).
 
-A voxel-wise two-sample t-test between two groups of training subjects (default AD vs NC) on their
-preprocessed T1 (template grid, optionally smoothed), then the local extrema of |t| inside the brain,
-kept greedily from the strongest with a minimum distance between them, and the top L saved with their
-template (MNI) millimetre coordinates. Only the training subjects of a fold are ever passed in here.
+A voxel-wise statistic over the training subjects' preprocessed T1 (template grid, optionally smoothed):
+by default the correlation with the disease axis (NC 0 < sMCI 1 < pMCI 2 < AD 3) over the training
+subjects of all diagnoses, partial given each subject's mean brain T1 (a global shift is not a place), as a
+t statistic (twice the subjects of an AD vs NC test, and the MCI groups
+add the intermediate severities), or a two-sample t-test between two groups. Then the local extrema of |t|
+inside the brain (optionally only in grey matter, from the template's tissue map: where atrophy is), kept
+greedily from the strongest with a minimum distance between them (non-maximum suppression), and the top L
+saved with their template (MNI) millimetre coordinates. Only the training subjects of a fold are ever
+passed in here.
 """
 
 from __future__ import annotations
@@ -27,6 +32,67 @@ def t_map(group_a: np.ndarray, group_b: np.ndarray, mask: np.ndarray) -> tuple[n
     t[mask] = np.nan_to_num(res.statistic, nan=0.0)
     p[mask] = np.nan_to_num(res.pvalue, nan=1.0)
     return t, p
+
+
+#: the disease axis: the ordinal score of each diagnosis
+DISEASE_AXIS = {"NC": 0.0, "sMCI": 1.0, "pMCI": 2.0, "AD": 3.0}
+
+
+def axis_t_map(values: np.ndarray, score: np.ndarray, mask: np.ndarray,
+               covariates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel-wise partial correlation of ``values`` (N, X, Y, Z) with ``score`` (N,) inside ``mask``, given
+    ``covariates`` (N, k; both sides residualised on them and an intercept), as the t statistic of the
+    slope (t = r sqrt(df / (1 - r^2)), df = N - 2 - k; t > 0 where the intensity grows with the score) and
+    its two-sided p (0 and 1 outside)."""
+    score = np.asarray(score, np.float64)
+    design = np.column_stack([np.ones(len(score))] + ([] if covariates is None else [np.asarray(covariates, np.float64)]))
+    df = len(score) - design.shape[1] - 1
+    if df < 1 or np.ptp(score) == 0:
+        raise ValueError(f"a disease-axis statistic needs more subjects than covariates + 2 and >= 2 scores, got "
+                         f"{len(score)} subjects, {design.shape[1] - 1} covariates, scores {sorted(set(score.tolist()))}")
+    x = values[:, mask].astype(np.float64)
+    xr = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+    sr = score - design @ np.linalg.lstsq(design, score, rcond=None)[0]
+    denom = np.sqrt((xr ** 2).sum(0) * (sr ** 2).sum())
+    r = np.divide(sr @ xr, denom, out=np.zeros(x.shape[1]), where=denom > 0).clip(-1 + 1e-12, 1 - 1e-12)
+    tv = r * np.sqrt(df / (1 - r ** 2))
+    t = np.zeros(mask.shape, np.float32)
+    p = np.ones(mask.shape, np.float32)
+    t[mask] = tv
+    p[mask] = 2 * stats.t.sf(np.abs(tv), df)
+    return t, p
+
+
+def grey_matter_fraction(affine: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Mean grey-matter probability of the 1 mm MNI template inside each voxel of a template-space grid
+    (exact area average of the template voxels whose centres fall in it; 0 where none does)."""
+    from mrisynth.anatomy import template
+
+    gm = template("gm")
+    prob = np.asarray(gm.dataobj, np.float32)
+    ijk = np.indices(prob.shape, dtype=np.float32).reshape(3, -1)
+    xyz = gm.affine[:3, :3].astype(np.float32) @ ijk + gm.affine[:3, 3:4].astype(np.float32)
+    inv = np.linalg.inv(affine)
+    vox = np.rint(inv[:3, :3] @ xyz + inv[:3, 3:4]).astype(np.int64)
+    inside = np.all((vox >= 0) & (vox < np.asarray(shape)[:, None]), 0)
+    flat = np.ravel_multi_index(tuple(vox[:, inside]), shape)
+    total = np.bincount(flat, weights=prob.ravel()[inside], minlength=int(np.prod(shape)))
+    count = np.bincount(flat, minlength=int(np.prod(shape)))
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0).reshape(shape).astype(np.float32)
+
+
+def precision(table: pd.DataFrame, regions: list[str], k: int) -> float:
+    """Share of the top ``k`` landmarks (by rank) whose template mm position lies inside the union of the
+    named ellipsoid regions (evaluation only: e.g. the phantom's atrophy regions)."""
+    top = table.sort_values("rank").head(k)
+    if top.empty:
+        return float("nan")
+    xyz = top[["x", "y", "z"]].to_numpy(float)
+    inside = np.zeros(len(xyz), bool)
+    for name in regions:
+        e = REGIONS[name]
+        inside |= (((xyz - np.asarray(e.centre)) / np.asarray(e.radii)) ** 2).sum(1) <= 1.0
+    return float(inside.mean())
 
 
 def local_extrema(stat: np.ndarray, mask: np.ndarray, n: int, min_distance_mm: float, voxel_mm: np.ndarray) -> np.ndarray:
@@ -53,18 +119,30 @@ def nearest_region(xyz: np.ndarray) -> list[str]:
     return [names[i] for i in dist.argmin(1)]
 
 
-def detect_landmarks(t1: np.ndarray, is_a: np.ndarray, is_b: np.ndarray, mask: np.ndarray, affine: np.ndarray,
-                     n: int, min_distance_mm: float, smooth_fwhm_mm: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
-    """Landmarks from T1 stack (N, X, Y, Z) and group masks; returns (table, t map).
+def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray | None, mask: np.ndarray,
+                     affine: np.ndarray, n: int, min_distance_mm: float, smooth_fwhm_mm: float = 0.0,
+                     score: np.ndarray | None = None, search: np.ndarray | None = None,
+                     adjust_global: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    """Landmarks from T1 stack (N, X, Y, Z); returns (table, t map).
 
+    With ``score`` (N,) the statistic is the disease-axis correlation over all N subjects (``axis_t_map``;
+    with ``adjust_global`` a partial correlation given each subject's mean T1 in ``mask``: a global change,
+    e.g. of the intensity normalisation by atrophy elsewhere, then yields no landmark), else the t-test of
+    group ``is_a`` vs ``is_b``. The statistic is computed in ``mask`` (brain), the
+    extrema are searched in ``search`` (default: ``mask``; e.g. its grey matter).
     Table columns: rank, i, j, k (voxel), x, y, z (template mm), t, p, region (nearest named ROI).
     """
     voxel_mm = np.sqrt((affine[:3, :3] ** 2).sum(0))
     if smooth_fwhm_mm > 0:
         sigma = smooth_fwhm_mm / 2.3548 / voxel_mm
         t1 = np.stack([ndimage.gaussian_filter(v, sigma) for v in t1])
-    t, p = t_map(t1[is_a], t1[is_b], mask)
-    ijk = local_extrema(t, mask, n, min_distance_mm, voxel_mm)
+    if score is not None:
+        # the covariate costs a degree of freedom: tiny cohorts (< 4 subjects) go without it
+        covariates = np.array([v[mask].mean() for v in t1])[:, None] if adjust_global and len(t1) >= 4 else None
+        t, p = axis_t_map(t1, score, mask, covariates)
+    else:
+        t, p = t_map(t1[is_a], t1[is_b], mask)
+    ijk = local_extrema(t, mask if search is None else search & mask, n, min_distance_mm, voxel_mm)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     table = pd.DataFrame({
         "rank": np.arange(1, len(ijk) + 1),

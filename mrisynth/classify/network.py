@@ -40,17 +40,22 @@ def extract_patches(volumes: torch.Tensor, centres: torch.Tensor, size: int, out
 
 class PatchEncoder(nn.Module):
     """Small 3D CNN, one independent copy per input channel (a modality at a scale), run as grouped
-    convolutions so all copies cost one call: (N, G, s, s, s) -> (N, G * 2 * channels)."""
+    convolutions so all copies cost one call: (N, G, s, s, s) -> (N, G * 2 * channels * (s // 2)^3).
 
-    def __init__(self, groups: int, channels: int):
+    The last feature map is flattened, not averaged: a patch is centred on its landmark, so where in the
+    patch a feature sits matters (LDMIL's sub-networks end in fully connected layers for the same reason;
+    global average pooling made the network blind to whether the change is at the landmark)."""
+
+    def __init__(self, groups: int, channels: int, size: int):
         super().__init__()
         g, c = groups, channels
+        self.out_features = g * 2 * c * (size // 2) ** 3
         self.net = nn.Sequential(
             nn.Conv3d(g, g * c, 3, padding=1, groups=g), nn.BatchNorm3d(g * c), nn.ReLU(inplace=True),
             nn.Conv3d(g * c, g * c, 3, padding=1, groups=g), nn.BatchNorm3d(g * c), nn.ReLU(inplace=True),
             nn.MaxPool3d(2),
             nn.Conv3d(g * c, g * 2 * c, 3, padding=1, groups=g), nn.BatchNorm3d(g * 2 * c), nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+            nn.Flatten(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,21 +67,31 @@ class LandmarkMIL(nn.Module):
     attention / selection weights over landmarks (B, L)."""
 
     def __init__(self, n_landmarks: int, n_modalities: int, n_scales: int, channels: int = 8, features: int = 32,
-                 pooling: str = "attention", dropout: float = 0.3):
+                 pooling: str = "attention", dropout: float = 0.3, patch_out: int = 4):
         super().__init__()
-        if pooling not in ("attention", "max"):
-            raise ValueError(f"pooling must be 'attention' or 'max', not {pooling!r}")
+        if pooling not in ("attention", "max", "concat"):
+            raise ValueError(f"pooling must be 'attention', 'max' or 'concat', not {pooling!r}")
         self.pooling = pooling
         groups = n_modalities * n_scales
-        self.encoder = PatchEncoder(groups, channels)
+        self.encoder = PatchEncoder(groups, channels, patch_out)
         # modality (and scale) fusion: one linear layer over the concatenated per-channel features
-        self.fuse = nn.Sequential(nn.Linear(groups * 2 * channels, features), nn.ReLU(inplace=True))
+        self.fuse = nn.Sequential(nn.Linear(self.encoder.out_features, features), nn.ReLU(inplace=True))
         self.embedding = nn.Embedding(n_landmarks, features)
         nn.init.normal_(self.embedding.weight, std=0.1)
         self.att_v = nn.Linear(features, features)
         self.att_u = nn.Linear(features, features)
         self.att_w = nn.Linear(features, 1)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, 1))
+        # concat: the landmarks' features side by side, one linear head (LDMIL's fully connected fusion)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features * (n_landmarks if pooling == "concat" else 1), 1))
+        # the linear path: a logistic regression on the centre-weighted mean of every patch (landmark x scale
+        # x modality; Gaussian weights, sd a quarter of the patch), added to the CNN's logit, so the network
+        # learns at least what that regression on the landmarks' intensities learns (wide & deep)
+        offs = torch.arange(patch_out, dtype=torch.float32) - (patch_out - 1) / 2
+        g1 = torch.exp(-0.5 * (offs / (patch_out / 4)) ** 2)
+        centre = g1[:, None, None] * g1[None, :, None] * g1[None, None, :]
+        self.register_buffer("centre_weights", centre / centre.sum(), persistent=False)
+        self.linear = nn.Linear(n_landmarks * groups, 1, bias=False)
+        nn.init.zeros_(self.linear.weight)
 
     def instances(self, patches: torch.Tensor) -> torch.Tensor:
         """Per-landmark features (B, L, features)."""
@@ -90,7 +105,14 @@ class LandmarkMIL(nn.Module):
             a = self.att_w(torch.tanh(self.att_v(h)) * torch.sigmoid(self.att_u(h))).squeeze(-1)
             weights = torch.softmax(a, dim=1)
             bag = (weights[..., None] * h).sum(1)
+        elif self.pooling == "concat":
+            bag = h.flatten(1)
+            weights = torch.full(h.shape[:2], 1.0 / h.shape[1], dtype=h.dtype, device=h.device)
         else:
             bag, idx = h.max(1)
             weights = F.one_hot(idx, h.shape[1]).float().mean(1)  # share of features each landmark won
-        return self.head(bag).squeeze(-1), weights
+        return (self.head(bag) + self.linear(self.patch_means(patches))).squeeze(-1), weights
+
+    def patch_means(self, patches: torch.Tensor) -> torch.Tensor:
+        """Centre-weighted mean of every patch, the linear path's input: (B, L * S * M)."""
+        return (patches * self.centre_weights).sum(dim=(3, 4, 5)).flatten(1)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mrisynth.classify.data import in_population, load_stack, subject_images
-from mrisynth.classify.scenarios import MEAN, MULTI_PREFIX, ZERO, pet_plan
+from mrisynth.classify.scenarios import LINEAR, MEAN, MULTI_PREFIX, ZERO, pet_plan
 from mrisynth.cohort.splits import load_split
 from mrisynth.cohort.table import read_cohort
 from mrisynth.errors import InputError
@@ -31,19 +31,26 @@ def _load_volumes(cohort: pd.DataFrame, images: dict, sources: list | None, trai
     zero = np.zeros(len(ids), bool)
     if sources is None:
         return t1[:, None], masks, affine, zero
-    files = [k for k, s in enumerate(sources) if s not in (ZERO, MEAN)]
+    files = [k for k, s in enumerate(sources) if s not in (ZERO, MEAN, LINEAR)]
     pet_files, pet_affine = load_stack([sources[k] for k in files], "PET")
     if pet_files.shape[1:] != t1.shape[1:] or not np.allclose(pet_affine, affine, atol=1e-3):
         raise InputError("PET and T1 are not on the same template grid")
     pet = np.zeros_like(t1)
     pet[files] = pet_files
     mean_for = [k for k, s in enumerate(sources) if s == MEAN]
-    if mean_for:
-        # population template from the fold's training subjects with a real PET only
+    linear_for = [k for k, s in enumerate(sources) if s == LINEAR]
+    if mean_for or linear_for:
+        # population template / voxelwise T1 -> PET line from the fold's training subjects with a real PET only
         real_train = [k for k in files if train_mask[k] and cohort["has_pet"].iloc[k]]
-        if not real_train:
-            raise InputError("mri+mean_pet: no training subject with a real PET")
-        pet[mean_for] = pet[real_train].mean(0)
+        if len(real_train) < (2 if linear_for else 1):
+            raise InputError(f"PET imputed from the training subjects: only {len(real_train)} have a real PET")
+        if mean_for:
+            pet[mean_for] = pet[real_train].mean(0)
+        if linear_for:
+            from mrisynth.synthesis.evaluate import Baselines
+
+            line = Baselines.fit(t1[real_train], pet[real_train])
+            pet[linear_for] = line.predict("linear_regression", t1[linear_for]) * masks[linear_for]
     zero[[k for k, s in enumerate(sources) if s == ZERO]] = True
     return np.stack([t1, pet], 1), masks, affine, zero
 
@@ -147,14 +154,14 @@ def _dsnet(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, test
     normed, _ = _normalise(volumes, masks, zero, real_pet, train_idx)
     figure_idx = test_idx[: cfg["classify"]["dsnet"]["figure_subjects"]]
     return train_predict(normed, labels, train_idx, val_idx, DSNetConfig.from_config(cfg["classify"]["dsnet"]), seed,
-                         out_dir, figure_idx)
+                         out_dir, figure_idx, masks, test_idx)
 
 
 def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,
               fingerprint: dict, threads: int) -> np.ndarray:
     import torch
 
-    from mrisynth.classify.train import NetConfig, predict, train
+    from mrisynth.classify.train import NetConfig, calibrated, fit_calibration, predict_logits, train
     from mrisynth.seeding import seed_everything
 
     seed_everything(seed)  # torch and MONAI load only here: the regional baseline needs neither
@@ -172,4 +179,8 @@ def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, l
     model, history = train(x, labels, train_idx, val_idx, centres, nc, seed, out_dir / "checkpoint.pt", fingerprint)
     with atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
-    return predict(model, x, centres, nc)
+    logits = predict_logits(model, x, centres, nc)
+    calibration = fit_calibration(logits[val_idx], labels[val_idx])
+    write_text(out_dir / "calibration.json", json.dumps({"a": calibration[0], "b": calibration[1],
+                                                         "fit_on": "validation subjects"}) + "\n")
+    return calibrated(logits, calibration)

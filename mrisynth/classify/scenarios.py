@@ -9,6 +9,10 @@
   ``results/preprocess_truth/``) elsewhere: the upper bound of what imputation could give.
 - ``mri+imputed_<model>``: real PET where present, the PET that synthesis model imputed (in this fold,
   never trained on test subjects) elsewhere.
+- ``mri+imputed_linear`` (whenever a synthesis model is configured): real PET where present, elsewhere the
+  voxelwise linear map of the subject's T1 (PET = a + b * T1 per voxel, least squares over the fold's
+  training subjects with a real PET: the synthesis evaluation's ``linear_regression`` baseline). The
+  simplest imputation from MRI: the row each ``mri+imputed_<model>`` is tested against.
 - ``mri+multi_imputed_<model>`` (models with ``synthesis.models.<model>.samples`` >= 2): as above with each of the K
   imputed draws in turn, pooled with Rubin's rules (:mod:`mrisynth.classify.multiple`; regional classifier).
 
@@ -28,7 +32,9 @@ IMPUTED_PREFIX = "mri+imputed_"
 MULTI_PREFIX = "mri+multi_imputed_"
 
 #: markers in a PET plan for subjects without a PET file
-ZERO, MEAN = "zero", "mean"
+ZERO, MEAN, LINEAR = "zero", "mean", "linear"
+#: the scenario of the voxelwise linear T1 -> PET imputation
+IMPUTED_LINEAR = IMPUTED_PREFIX + "linear"
 
 
 def scenario_names(cfg: dict) -> list[str]:
@@ -38,7 +44,8 @@ def scenario_names(cfg: dict) -> list[str]:
 
     names = [s for s in cfg["classify"]["scenarios"] if s != "mri+true_pet" or cfg["cohort"] == "phantom"]
     multi = [MULTI_PREFIX + m for m in sampled_models(cfg)]
-    return names + [IMPUTED_PREFIX + m for m in configured_models(cfg)] + multi
+    linear = [IMPUTED_LINEAR] if configured_models(cfg) else []
+    return names + linear + [IMPUTED_PREFIX + m for m in configured_models(cfg)] + multi
 
 
 def imputed_pet(results: str | Path, model: str, fold: int, participant: str, session: str, resolution_mm: float) -> Path:
@@ -56,7 +63,7 @@ def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | P
              resolution_mm: float) -> tuple[pd.DataFrame, list | None]:
     """(subjects the scenario uses, PET source per subject or None for MRI only).
 
-    A source is a file path, ``ZERO`` or ``MEAN``. ``images`` maps participant_id -> SubjectPaths.
+    A source is a file path, ``ZERO``, ``MEAN`` or ``LINEAR``. ``images`` maps participant_id -> SubjectPaths.
     """
     if scenario == "mri_only":
         return cohort, None
@@ -79,6 +86,8 @@ def pet_plan(scenario: str, cohort: pd.DataFrame, images: dict, results: str | P
                 sources.append(ZERO)
             elif scenario == "mri+mean_pet":
                 sources.append(MEAN)
+            elif scenario == IMPUTED_LINEAR:
+                sources.append(LINEAR)
             elif scenario == "mri+true_pet":
                 sources.append(images[r.participant_id].truth_pet)
             else:

@@ -1,7 +1,9 @@
 """The scenario table: every classifier x scenario x task, metrics as mean +- sd over folds, 95% bootstrap
 CIs on the pooled out-of-fold predictions, and paired bootstrap p-values against ``mri_only`` (same
 classifier, same task, on the subjects both scenarios predicted: for ``mri+real_pet`` the test subjects
-with a real PET). Plus ROC curves of the pooled predictions."""
+with a real PET) and, for every ``mri+imputed_<model>``, against ``mri+imputed_linear`` (is the model's
+imputation worth more than the voxelwise linear T1 map?). Plus ROC curves of the pooled predictions and a
+forest plot of the pooled AUCs with their CIs."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pandas as pd
 from mrisynth.cohort.table import TASKS
 from mrisynth.classify.multiple import comparison_table, is_multi, pooled_row
 from mrisynth.classify.multiple import markdown as multiple_markdown
+from mrisynth.classify.scenarios import IMPUTED_LINEAR, IMPUTED_PREFIX
 from mrisynth.errors import InputError
 from mrisynth.metrics.classification import METRICS, binary_metrics, bootstrap_ci, fold_summary, paired_bootstrap_pvalue
 
@@ -46,6 +49,7 @@ def scenario_table(pred: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     rows = []
     for (task, clf), group in pred.groupby(["task", "classifier"], sort=False):
         ref = group[group["scenario"] == REFERENCE].set_index(["fold", "participant_id"])
+        linear = group[group["scenario"] == IMPUTED_LINEAR].set_index(["fold", "participant_id"])
         for scen in _scenario_order(group["scenario"].unique()):
             g = group[group["scenario"] == scen]
             if is_multi(scen):  # K imputations pooled with Rubin's rules
@@ -61,10 +65,15 @@ def scenario_table(pred: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
                 both = g.set_index(["fold", "participant_id"]).join(ref["prob"].rename("ref"), how="inner")
                 pvals = paired_bootstrap_pvalue(both["label"], both["prob"], both["ref"], n_boot=n_boot, seed=seed)
                 row["n_paired"] = len(both)
+            vs_linear = {}
+            if scen.startswith(IMPUTED_PREFIX) and scen != IMPUTED_LINEAR and len(linear):
+                both = g.set_index(["fold", "participant_id"]).join(linear["prob"].rename("ref"), how="inner")
+                vs_linear = paired_bootstrap_pvalue(both["label"], both["prob"], both["ref"], n_boot=n_boot, seed=seed)
             for m in METRICS:
                 row[f"{m}_mean"], row[f"{m}_sd"] = summary[m]
                 row[f"{m}_pooled"], row[f"{m}_lo"], row[f"{m}_hi"] = ci[m]
                 row[f"{m}_p"] = pvals[m][1] if m in pvals else np.nan
+                row[f"{m}_p_linear"] = vs_linear[m][1] if m in vs_linear else np.nan
             rows.append(row)
     order = {t: i for i, t in enumerate(TASKS)}
     table = pd.DataFrame(rows)
@@ -77,8 +86,10 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 NOTE = (f"Metrics: mean ± sd over folds [95% percentile bootstrap CI on the pooled out-of-fold predictions]; "
-        f"threshold 0.5 on the predicted probability. p: two-sided paired bootstrap test against {REFERENCE} "
-        "(same classifier and task, on the subjects both scenarios predicted). mri+real_pet is trained and "
+        f"threshold 0.5 on the predicted probability (the networks' probabilities are calibrated on the validation "
+        f"subjects). p: two-sided paired bootstrap test against {REFERENCE} "
+        f"(same classifier and task, on the subjects both scenarios predicted); p vs linear: the same test of each "
+        f"mri+imputed_<model> against {IMPUTED_LINEAR} (PET imputed by the voxelwise linear T1 map). mri+real_pet is trained and "
         "evaluated on the subjects with a real PET only (n shows how many); every other scenario evaluates all "
         "test subjects of the task. mri+true_pet (phantom only) uses the hidden true PET: the upper bound.")
 
@@ -91,6 +102,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
                           for _, r in table.iterrows()]
     out["p AUC"] = table["auc_p"].map(_fmt)
     out["p BAC"] = table["bac_p"].map(_fmt)
+    if "auc_p_linear" in table:
+        out["p AUC vs linear"] = table["auc_p_linear"].map(_fmt)
     return out
 
 
@@ -138,6 +151,47 @@ def plot_roc(pred: pd.DataFrame, path: str | Path) -> None:
     save_figure(fig, path, dpi=100)
 
 
+def plot_forest(table: pd.DataFrame, path: str | Path) -> None:
+    """Per task, the pooled AUC and its 95% CI of every classifier x scenario, grouped by classifier
+    (Rubin-pooled rows of multiple imputation included); dotted line: chance, dashed: each classifier's
+    mri_only AUC."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mrisynth.io.atomic import save_figure
+
+    tasks = [t for t in TASKS if (table["task"] == t).any()]
+    n_rows = max(len(table[table["task"] == t]) + table[table["task"] == t]["classifier"].nunique() for t in tasks)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.2 * len(tasks), 0.24 * n_rows + 1.2), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, task in zip(axes[0], tasks):
+        t = table[table["task"] == task]
+        y, ticks, labels = 0, [], []
+        for ci, (clf, g) in enumerate(t.groupby("classifier", sort=True)):
+            order = {s: i for i, s in enumerate(_scenario_order(g["scenario"].unique()))}
+            g = g.sort_values("scenario", key=lambda s: s.map(order))
+            colour = colours[ci % len(colours)]
+            ref = g.loc[g["scenario"] == REFERENCE, "auc_pooled"]
+            top = y
+            for r in g.itertuples():
+                ax.errorbar(r.auc_pooled, -y, xerr=[[r.auc_pooled - r.auc_lo], [r.auc_hi - r.auc_pooled]], fmt="o",
+                            color=colour, markersize=4, capsize=2, linewidth=1)
+                ticks.append(-y)
+                labels.append(f"{clf}: {r.scenario}")
+                y += 1
+            if len(ref) and pd.notna(ref.iloc[0]):
+                ax.plot([ref.iloc[0]] * 2, [-top + 0.4, -(y - 1) - 0.4], color=colour, linestyle="--", linewidth=0.8)
+            y += 1
+        ax.axvline(0.5, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_yticks(ticks, labels, fontsize=7)
+        ax.set_xlim(0.2, 1.0)
+        ax.set(xlabel="pooled out-of-fold AUC [95% bootstrap CI]", title=task.replace("_vs_", " vs "))
+        ax.grid(axis="x", linewidth=0.3)
+    save_figure(fig, path, dpi=90)
+
+
 def summarize(paths: list[str | Path], out_dir: str | Path, n_boot: int, seed: int) -> pd.DataFrame:
     from mrisynth.io.atomic import atomic_path, write_text
 
@@ -150,4 +204,5 @@ def summarize(paths: list[str | Path], out_dir: str | Path, n_boot: int, seed: i
     with atomic_path(out_dir / "predictions.csv") as tmp:
         pred.to_csv(tmp, index=False, float_format="%.6f")
     plot_roc(pred[~pred["scenario"].map(is_multi)], out_dir / "roc.png")  # one curve per scenario, not per imputation
+    plot_forest(table, out_dir / "forest.png")
     return table

@@ -1,5 +1,8 @@
 """Training of the landmark network: class-balanced sampling, jittered patch centres, early stopping on the
-validation split, full-state checkpoints (resume gives the same result as an uninterrupted run)."""
+validation split, full-state checkpoints (resume gives the same result as an uninterrupted run), and a
+calibration of the logits fit on the validation subjects (Platt scaling, class-balanced), so that the
+probability 0.5 is a threshold chosen on validation subjects and the folds' probabilities are comparable
+when their out-of-fold predictions are pooled."""
 
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ class NetConfig:
 
 
 def make_model(nc: NetConfig, n_landmarks: int, n_modalities: int) -> LandmarkMIL:
-    return LandmarkMIL(n_landmarks, n_modalities, len(nc.patch_sizes), nc.channels, nc.features, nc.pooling, nc.dropout)
+    return LandmarkMIL(n_landmarks, n_modalities, len(nc.patch_sizes), nc.channels, nc.features, nc.pooling, nc.dropout,
+                       nc.patch_out)
 
 
 def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: torch.Generator | None) -> torch.Tensor:
@@ -48,6 +52,26 @@ def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: t
     if gen is not None and nc.jitter > 0:
         c = c + torch.randint(-nc.jitter, nc.jitter + 1, c.shape, generator=gen).to(c.dtype)
     return torch.cat([extract_patches(volumes, c, s, nc.patch_out) for s in nc.patch_sizes], dim=2)
+
+
+@torch.no_grad()
+def init_linear_path(model: LandmarkMIL, volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray,
+                     centres: torch.Tensor, nc: NetConfig) -> None:
+    """Start the network at the logistic regression on the training subjects' centre-weighted patch means
+    (class-balanced, L2, C = 1, on standardised features): its weights go to the linear path, its intercept
+    to the head's bias, and the head's weights to zero, so epoch 0 is exactly that regression and the CNN
+    learns what the landmarks' intensities do not already say (a residual on the simplest baseline)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model.eval()
+    means = torch.cat([model.patch_means(_patches(volumes[train_idx[i:i + nc.batch_size]], centres, nc, None))
+                       for i in range(0, len(train_idx), nc.batch_size)]).double().numpy()
+    mu, sd = means.mean(0), means.std(0) + 1e-6
+    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((means - mu) / sd, labels[train_idx])
+    w = lr.coef_[0] / sd
+    model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
+    model.head[-1].weight.zero_()
+    model.head[-1].bias.fill_(float(lr.intercept_[0] - (w * mu).sum()))
 
 
 def class_balanced_mean(loss: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -60,13 +84,40 @@ def _balanced_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return class_balanced_mean(F.binary_cross_entropy_with_logits(logits, labels, reduction="none"), labels)
 
 
+def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Platt scaling (a, b): P(positive) = sigmoid(a * logit + b), a class-balanced, L2-regularised (C = 1)
+    logistic regression of the labels on the logits of validation subjects. When the validation subjects
+    rank the wrong way round (a <= 0) or hold one class, the logits keep their scale (a = 1) and are only
+    shifted so that 0 falls midway between the class means (of the subjects at hand)."""
+    from sklearn.linear_model import LogisticRegression
+
+    logits, labels = np.asarray(logits, float), np.asarray(labels, int)
+    if len(set(labels.tolist())) == 2:
+        lr = LogisticRegression(C=1.0, class_weight="balanced").fit(logits[:, None], labels)
+        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        if a > 0:
+            return a, b
+    centre = np.mean([logits[labels == v].mean() for v in set(labels.tolist())]) if len(labels) else 0.0
+    return 1.0, float(-centre)
+
+
+def calibrated(logits: np.ndarray, calibration: tuple[float, float]) -> np.ndarray:
+    a, b = calibration
+    return 1.0 / (1.0 + np.exp(-(a * np.asarray(logits, float) + b)))
+
+
 @torch.no_grad()
-def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> np.ndarray:
-    """Probabilities of the positive class for every volume, no jitter."""
+def predict_logits(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> np.ndarray:
+    """Logits of every volume, no jitter."""
     model.eval()
-    out = [torch.sigmoid(model(_patches(volumes[i:i + nc.batch_size], centres, nc, None))[0])
-           for i in range(0, len(volumes), nc.batch_size)]
+    out = [model(_patches(volumes[i:i + nc.batch_size], centres, nc, None))[0] for i in range(0, len(volumes), nc.batch_size)]
     return torch.cat(out).numpy().astype(float)
+
+
+def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig,
+            calibration: tuple[float, float] = (1.0, 0.0)) -> np.ndarray:
+    """Probabilities of the positive class for every volume, no jitter (calibrated with ``calibration``)."""
+    return calibrated(predict_logits(model, volumes, centres, nc), calibration)
 
 
 def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
@@ -91,6 +142,13 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
     weights = torch.as_tensor(1.0 / counts[labels[train_idx]], dtype=torch.float64)
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": [],
              "best_model": copy.deepcopy(model.state_dict())}
+    init_linear_path(model, volumes, labels, train_idx, centres, nc)
+    model.eval()
+    with torch.no_grad():  # epoch 0, the regression alone, is a candidate for early stopping too
+        val_logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
+                                for i in range(0, len(val_idx), nc.batch_size)])
+    state.update(best_loss=_balanced_loss(val_logits, y[val_idx]).item(), best_epoch=0,
+                 best_model=copy.deepcopy(model.state_dict()))
     if checkpoint.exists():
         ck = torch.load(checkpoint, weights_only=True)
         if ck.get("extra_state") == extra_state:

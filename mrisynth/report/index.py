@@ -113,7 +113,13 @@ def scenario_sections(results: Path) -> list[Section]:
     if not csv.exists():
         return [Section("Scenarios", _missing("scenario table", csv))]
     table = pd.read_csv(csv)
-    body = table_html(display_table(table), index=False) + text_html(NOTE)
+    body = ""
+    forest = results / "summary" / "forest.png"
+    if forest.exists():
+        body += _png(forest, "pooled AUC per classifier and scenario") + text_html(
+            "Pooled out-of-fold AUC with its 95% bootstrap CI for every classifier x scenario, grouped by classifier "
+            "(dashed: the classifier's mri_only AUC; dotted: chance).")
+    body += table_html(display_table(table), index=False) + text_html(NOTE)
     if "imputations" in table:
         from mrisynth.classify.multiple import NOTE as MULTI_NOTE
         from mrisynth.classify.multiple import comparison_table
@@ -140,7 +146,31 @@ def landmark_section(results: Path) -> Section:
     body += table_html(first[["rank", "x", "y", "z", "t", "p", "region"]], index=False)
     for fig in figs[1:]:
         body += f"<h3>{fig.parent.name}</h3>" + _png(fig, f"landmarks of {fig.parent.name}")
+    body += landmark_precision_html(results, [f.parent for f in figs])
     return Section("Landmarks", body)
+
+
+def landmark_precision_html(results: Path, folders: list[Path], k: int = 12) -> str:
+    """Phantom runs only (the run's effective config says cohort: phantom): per fold, the share of the top-k
+    landmarks inside the phantom's atrophy regions (evaluation only; the landmarks never see them)."""
+    import yaml
+
+    from mrisynth.classify.landmarks import precision
+
+    effective = results / "config" / "effective.yaml"
+    cfg = yaml.safe_load(effective.read_text()) if effective.exists() else {}
+    if cfg.get("cohort") != "phantom":
+        return ""
+    regions = cfg["phantom"]["atrophy"]["regions"]
+    rows = []
+    for folder in folders:
+        table = pd.read_csv(folder / "landmarks.csv")
+        top = table.sort_values("rank").head(k)
+        rows.append({"fold": folder.name, "landmarks": len(top), f"precision (top {k})": round(precision(table, regions, k), 3),
+                     "nearest regions": ", ".join(f"{r} ({n})" for r, n in top["region"].value_counts().items())})
+    return (f"<h3>Landmark precision on the phantom (top {k})</h3>" + text_html(
+        f"Share of each fold's top {k} landmarks inside the phantom's atrophy regions ({', '.join(regions)}; "
+        "ellipsoids of mrisynth.anatomy, read here for evaluation only).") + table_html(pd.DataFrame(rows), index=False))
 
 
 def dsnet_section(results: Path) -> Section | None:

@@ -1,6 +1,11 @@
 """A tiny synthetic cohort on a template-like grid (24^3 at 7.5 mm covering MNI space) with planted group
 differences: T1 darker in the hippocampi and PET lower in the posterior cingulate / precuneus as disease
-severity grows (NC < sMCI < pMCI < AD). Written where preprocessing would write it."""
+severity grows (NC < sMCI < pMCI < AD). Written where preprocessing would write it.
+
+``lesion=True`` builds the known-signal cohort instead: the T1 is noise with a per-subject intensity scale,
+a dark lesion in the RIGHT hippocampus sets the label (every pMCI and AD subject has it, no sMCI or NC
+subject does) and a decoy lesion in the left hippocampus, unrelated to the label, is in half of every group
+(a left-right flip or a landmark on the decoy shows)."""
 
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ AFFINE = np.array([[RES, 0, 0, -86.25], [0, RES, 0, -120.0], [0, 0, RES, -72.0],
 SEVERITY = {"NC": 0.0, "sMCI": 0.35, "pMCI": 0.65, "AD": 1.0}
 
 
-def build_cohort(root: Path, n_per_group: int = 8, k: int = 3, seed: int = 0, classify: dict | None = None) -> dict:
+def build_cohort(root: Path, n_per_group: int = 8, k: int = 3, seed: int = 0, classify: dict | None = None,
+                 lesion: bool = False) -> dict:
     """Write manifest, preprocessed images, truth PET, splits and a config under ``root``; return paths."""
     rng = np.random.default_rng(seed)
     results = root / "results"
@@ -30,14 +36,20 @@ def build_cohort(root: Path, n_per_group: int = 8, k: int = 3, seed: int = 0, cl
     xyz = (ijk @ AFFINE[:3, :3].T + AFFINE[:3, 3]).reshape(*SHAPE, 3)
     brain = (((xyz - (0, -18, 18)) / (70, 90, 75)) ** 2).sum(-1) <= 1
     hippo = region_mask(["hippocampus_L", "hippocampus_R"], AFFINE, SHAPE)
+    right, left = region_mask("hippocampus_R", AFFINE, SHAPE), region_mask("hippocampus_L", AFFINE, SHAPE)
     pcc = region_mask(["posterior_cingulate", "precuneus"], AFFINE, SHAPE)
     rows = []
     for dx, sev in SEVERITY.items():
         for i in range(n_per_group):
             pid = f"{dx}{i:02d}"
             s = sev + rng.normal(0, 0.1)
-            t1 = (1.0 + rng.normal(0, 0.05, SHAPE)) * brain
-            t1[hippo] -= 0.5 * s
+            if lesion:
+                t1 = (1.0 + rng.normal(0, 0.15, SHAPE)) * brain * rng.uniform(0.9, 1.1)
+                t1[right] -= 0.5 * (dx in ("pMCI", "AD"))
+                t1[left] -= 0.5 * (i % 2)
+            else:
+                t1 = (1.0 + rng.normal(0, 0.05, SHAPE)) * brain
+                t1[hippo] -= 0.5 * s
             pet = (1.5 + rng.normal(0, 0.05, SHAPE)) * brain
             pet[pcc] -= 0.6 * s
             has_pet = i % 2 == 0

@@ -151,3 +151,36 @@ def test_cohort_labels_tasks_and_training_populations(cohort):
     assert set(table[in_population(table, "mci")]["diagnosis"]) == {"pMCI", "sMCI"}
     assert set(table[in_population(table, "ad_nc")]["diagnosis"]) == {"AD", "NC"}
     assert in_population(table, "all").all()
+
+
+def test_one_process_runs_several_scenarios_as_if_alone(cohort, capsys):
+    c = cohort
+    single = {s: _run(c, 0, s, "regional") for s in ("mri_only", "mri+zero_fill")}
+    for s in single:
+        (c["results"] / "classify" / "regional" / s / "fold-0" / "predictions.csv").unlink()
+    args = ["classify", "--fold", "0", "--classifier", "regional", "--config", str(c["config"])]
+    assert main(args + ["--scenario", "mri_only", "mri+zero_fill"]) == 0
+    for s, pred in single.items():
+        again = pd.read_csv(c["results"] / "classify" / "regional" / s / "fold-0" / "predictions.csv")
+        pd.testing.assert_frame_equal(again, pred)
+    assert main(args + ["--scenario", "mri_only", "mri+zero_fill", "--out-dir", str(c["results"] / "x")]) == 2
+    assert "single --scenario" in capsys.readouterr().err
+
+
+def test_linear_imputation_scenario_fits_the_training_subjects_only(cohort, monkeypatch):
+    """mri+imputed_linear: the voxelwise T1 -> PET line of the fold's training subjects with a real PET fills
+    the missing PET (no synthesis output needed), for the same test subjects as every other scenario."""
+    from mrisynth.synthesis import evaluate
+
+    c = cohort
+    fitted = []
+    fit = evaluate.Baselines.fit
+    monkeypatch.setattr(evaluate.Baselines, "fit", classmethod(lambda cls, t1, pet: fitted.append(len(t1)) or fit(t1, pet)))
+    linear = _run(c, 2, "mri+imputed_linear", "regional")
+    mean = _run(c, 2, "mri+mean_pet", "regional")
+    split = load_split(c["results"] / "splits" / "fold-2.json")
+    manifest = pd.read_csv(c["manifest"])
+    with_pet = set(manifest.loc[manifest["pet"].notna(), "participant_id"])
+    assert fitted == [len(set(split.train) & with_pet)]
+    assert list(linear["participant_id"]) == list(mean["participant_id"])
+    assert not np.array_equal(linear["prob"].to_numpy(), mean["prob"].to_numpy())

@@ -1,5 +1,7 @@
 """The DSNet classifier through the classify command on the tiny planted cohort."""
 
+import json
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -24,6 +26,9 @@ def test_dsnet_classifier_learns_the_planted_signal_and_writes_its_maps(tmp_path
         preds[scenario] = pd.read_csv(out / "predictions.csv")
         assert (out / "specificity.png").stat().st_size > 0 and (out / "model.pt").exists()
         assert 1 <= len(pd.read_csv(out / "history.csv")) <= DSNET["epochs"]
+        # background and padding are masked out of the spatial cosine module: the attention stays in the brain
+        spec = json.loads((out / "specificity.json").read_text())
+        assert spec["in_brain_mass"]["min"] >= 0.9 and len(spec["in_brain_mass"]["per_branch_mean"]) == (2 if "pet" in scenario else 1)
     split = load_split(c["results"] / "splits" / "fold-0.json")
     pred = preds["mri+true_pet"]
     assert sorted(pred["participant_id"]) == sorted(split.test) and pred["prob"].between(0, 1).all()

@@ -47,7 +47,8 @@ def test_multi_imputed_scenario_end_to_end(cohort, capsys):
     cfg_names = scenario_names(load_config(None, overrides={
         "cohort": "phantom", "classify": {"scenarios": ["mri_only"]},
         "synthesis": {"models": {"pix2pix": {"samples": k}, "cyclegan": {}}}}))
-    assert cfg_names == ["mri_only", "mri+imputed_pix2pix", "mri+imputed_cyclegan", "mri+multi_imputed_pix2pix"]
+    assert cfg_names == ["mri_only", "mri+imputed_linear", "mri+imputed_pix2pix", "mri+imputed_cyclegan",
+                         "mri+multi_imputed_pix2pix"]
     manifest = pd.read_csv(c["manifest"])
     rng = np.random.default_rng(0)
     for pid in manifest.loc[manifest["pet"].isna(), "participant_id"]:

@@ -53,6 +53,10 @@ def report_html(make_cohort):
                        ("classify/x/fold-0.log", "mrisynth classify: 12.5 s wall, 19.5 s CPU, peak RSS 300 MiB")):
         (logs / name).parent.mkdir(parents=True, exist_ok=True)
         (logs / name).write_text(f"INFO training\rtrain: 50%\r\n{line}\n")
+    # a phantom run's effective config: the report scores the landmarks against the atrophy regions
+    (c["results"] / "config").mkdir()
+    (c["results"] / "config" / "effective.yaml").write_text(
+        "cohort: phantom\nphantom: {atrophy: {regions: [hippocampus_L, hippocampus_R]}}\n")
     assert main(["report", "--config", cfg]) == 0
     return c["results"] / "report" / "index.html"
 
@@ -65,11 +69,14 @@ def test_report_holds_tables_and_embedded_images(report_html):
         assert title in page.h2
     # cohort tables (2), scenario table, landmark table, time table
     assert page.tables >= 5
-    assert len(page.images) == 1 + 2  # ROC + one landmark figure per fold
+    assert len(page.images) == 2 + 2  # forest plot, ROC + one landmark figure per fold
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     assert "mri+real_pet" in text and "pMCI_vs_sMCI" in text
+    assert text.index("pooled AUC per classifier and scenario") < text.index("<td>mri+real_pet</td>")  # forest on top
+    # the planted hippocampal atrophy: each fold's strongest landmarks lie in the hippocampi
+    assert "Landmark precision on the phantom (top 12)" in text and text.count("<td>fold-") == 2
     assert "<td>preprocess</td>" in text and "<td>classify</td>" in text
     time_table = stage_times(report_html.parents[1]).set_index("command")
     # the classify/landmarks/summarize commands run above in this process log no usage line (main() prints it
@@ -160,7 +167,7 @@ def test_report_renders_in_headless_chromium(report_html, tmp_path):
     shot = tmp_path / "shot.png"
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", report_html.as_uri()],
                          capture_output=True, text=True, timeout=60, check=True).stdout
-    assert dom.count("<table") >= 5 and dom.count("<img") == 3
+    assert dom.count("<table") >= 5 and dom.count("<img") == 4
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,3000", report_html.as_uri()], capture_output=True, timeout=60, check=True)
     assert shot.stat().st_size > 10000

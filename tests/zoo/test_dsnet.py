@@ -49,3 +49,27 @@ def test_dsnet_single_branch_2d_with_input_pooling():
     net = DSNet(n_branches=1, channels=2, n_stages=1, spatial_dims=2, input_pool=2)
     logits, (branch,) = net.explain(torch.randn(3, 1, 16, 16))
     assert logits.shape == (3, 2) and [tuple(f.shape[2:]) for f in branch.features] == [(4, 4), (2, 2)]
+
+
+def test_spatial_cosine_mask_keeps_the_specificity_inside():
+    module = SpatialCosine(channels=2, n_classes=2, temperature=10.0)
+    with torch.no_grad():
+        module.prototypes.copy_(torch.tensor([[2.0, 0.0], [0.0, 5.0]]))
+    features = torch.tensor([[[3.0, 1.0], [4.0, 0.0]]])  # the unmasked map puts e^10 / (e^2 + e^10) on location 1
+    _, specificity = module(features, allowed=torch.tensor([[[True, False]]]))
+    torch.testing.assert_close(specificity[0, 0], torch.tensor([1.0, 0.0]))
+
+
+def test_dsnet_mask_restricts_the_maps_to_cells_mostly_inside():
+    torch.manual_seed(0)
+    net = DSNet(n_branches=1, channels=4, n_stages=2, spatial_dims=3)
+    x = torch.randn(2, 1, 16, 16, 16)
+    mask = torch.zeros(2, 1, 16, 16, 16)
+    mask[:, :, :8] = 1.0  # first half along x: the final 2^3 map's cells with i = 0
+    mask[1, :, 8:12, :4, :4] = 1.0  # a quarter of one cell with i = 1: under half, stays out
+    _, (branch,) = net.explain(x, mask=mask)
+    spec = branch.specificity
+    torch.testing.assert_close(spec.sum((2, 3, 4)), torch.ones(2, 1))
+    assert spec[:, :, 1].abs().max() == 0 and spec[:, :, 0].min() > 0
+    torch.testing.assert_close(DSNet.mask_fraction(mask, (2, 2, 2))[1, 0, 1, 0, 0], torch.tensor(0.125))
+    assert not torch.equal(net(x, mask=mask), net(x))  # the pooled features follow the mask

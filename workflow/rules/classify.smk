@@ -1,5 +1,5 @@
-# Diagnosis stage: landmarks per fold, classifiers per scenario, the scenario table.
-# Inputs and targets come from mrisynth.classify.dag.
+# Diagnosis stage: landmarks per fold, classifiers per (classifier, fold) over every scenario, the scenario
+# table. Inputs and targets come from mrisynth.classify.dag.
 from mrisynth.classify.scenarios import scenario_names
 from mrisynth.cohort.splits import split_path
 
@@ -41,21 +41,22 @@ rule landmarks:
         runtime=10,
     params:
         results=lambda wildcards, input: cohort_dag.results_root(input.manifest),
-        config=CONFIG_ARGS,
+        config_args=CONFIG_ARGS,
     shell:
         "mrisynth landmarks --fold {wildcards.fold} --split {input.split} --manifest {input.manifest} "
-        "--results {params.results} --out-dir $(dirname {output.csv}) {params.config} > {log} 2>&1"
+        "--results {params.results} --out-dir $(dirname {output.csv}) {params.config_args} > {log} 2>&1"
 
 
 rule classify:
-    """One classifier, one scenario, one fold: train on the fold's training population, predict its test subjects."""
+    """One neural classifier, one fold, every scenario in one process (torch starts once): train on the fold's
+    training population, predict its test subjects."""
     input:
         split=str(split_path(RESULTS, "{fold}")),
         manifest=MANIFEST_OUT,
         t1=classify_dag.image_inputs(SUBJECTS, "t1"),
         mask=classify_dag.image_inputs(SUBJECTS, "mask"),
-        pet=lambda w: classify_dag.scenario_inputs(
-            w.scenario, int(w.fold), RESULTS, SUBJECTS
+        pet=lambda w: classify_dag.fold_inputs(
+            w.classifier, SCENARIOS, int(w.fold), RESULTS, SUBJECTS
         ),
         landmarks=lambda w: (
             f"{RESULTS}/classify/landmarks/fold-{w.fold}/landmarks.csv"
@@ -63,22 +64,65 @@ rule classify:
             else []
         ),
     output:
-        f"{RESULTS}/classify/{{classifier}}/{{scenario}}/fold-{{fold}}/predictions.csv",
+        expand(
+            f"{RESULTS}/classify/{{{{classifier}}}}/{{scenario}}/fold-{{{{fold}}}}/predictions.csv",
+            scenario=classify_dag.classifier_scenarios("landmark", SCENARIOS),
+        ),
     log:
-        f"{RESULTS}/logs/classify/{{classifier}}/{{scenario}}/fold-{{fold}}.log",
+        f"{RESULTS}/logs/classify/{{classifier}}/fold-{{fold}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/classify/{{classifier}}_{{scenario}}_fold-{{fold}}.tsv"
+        f"{RESULTS}/benchmarks/classify/{{classifier}}_fold-{{fold}}.tsv"
+    wildcard_constraints:
+        classifier="landmark|dsnet",
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        runtime=120,
+    params:
+        results=lambda wildcards, input: cohort_dag.results_root(input.manifest),
+        config_args=CONFIG_ARGS,
+        scenarios=" ".join(
+            f"'{s}'" for s in classify_dag.classifier_scenarios("landmark", SCENARIOS)
+        ),
+    shell:
+        "mrisynth classify --fold {wildcards.fold} --scenario {params.scenarios} "
+        "--classifier {wildcards.classifier} --split {input.split} --manifest {input.manifest} "
+        "--results {params.results} --threads {threads} {params.config_args} > {log} 2>&1"
+
+
+rule classify_regional:
+    """The regional baseline, one fold, every scenario (multiple imputation included) in one process."""
+    input:
+        split=str(split_path(RESULTS, "{fold}")),
+        manifest=MANIFEST_OUT,
+        t1=classify_dag.image_inputs(SUBJECTS, "t1"),
+        mask=classify_dag.image_inputs(SUBJECTS, "mask"),
+        pet=lambda w: classify_dag.fold_inputs(
+            "regional", SCENARIOS, int(w.fold), RESULTS, SUBJECTS
+        ),
+    output:
+        expand(
+            f"{RESULTS}/classify/regional/{{scenario}}/fold-{{{{fold}}}}/predictions.csv",
+            scenario=classify_dag.classifier_scenarios("regional", SCENARIOS),
+        ),
+    log:
+        f"{RESULTS}/logs/classify/regional/fold-{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/classify/regional_fold-{{fold}}.tsv"
     threads: 1
     resources:
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         runtime=30,
     params:
         results=lambda wildcards, input: cohort_dag.results_root(input.manifest),
-        config=CONFIG_ARGS,
+        config_args=CONFIG_ARGS,
+        scenarios=" ".join(
+            f"'{s}'" for s in classify_dag.classifier_scenarios("regional", SCENARIOS)
+        ),
     shell:
-        "mrisynth classify --fold {wildcards.fold} --scenario '{wildcards.scenario}' "
-        "--classifier {wildcards.classifier} --split {input.split} --manifest {input.manifest} "
-        "--results {params.results} --out-dir $(dirname {output}) --threads {threads} {params.config} > {log} 2>&1"
+        "mrisynth classify --fold {wildcards.fold} --scenario {params.scenarios} "
+        "--classifier regional --split {input.split} --manifest {input.manifest} "
+        "--results {params.results} --threads {threads} {params.config_args} > {log} 2>&1"
 
 
 rule summarize:
@@ -95,6 +139,7 @@ rule summarize:
             category="Classification",
             subcategory="Scenarios",
         ),
+        forest=str(SUMMARY_DIR / "forest.png"),
     log:
         f"{RESULTS}/logs/summarize.log",
     benchmark:
@@ -104,6 +149,6 @@ rule summarize:
         mem_mb=2000,
         runtime=10,
     params:
-        config=CONFIG_ARGS,
+        config_args=CONFIG_ARGS,
     shell:
-        "mrisynth summarize --predictions {input} --out-dir $(dirname {output.csv}) {params.config} > {log} 2>&1"
+        "mrisynth summarize --predictions {input} --out-dir $(dirname {output.csv}) {params.config_args} > {log} 2>&1"

@@ -10,6 +10,12 @@ of all branches are concatenated (fusion) and a linear head gives the class logi
 
 The net exposes every stage's feature map and the specificity map of each branch (:meth:`DSNet.branch`),
 e.g. for a feature-consistency loss between a synthetic and a real image. 2D or 3D (``spatial_dims``).
+
+An optional ``mask`` of the input's valid region (e.g. the foreground; background and padding outside)
+restricts the specificity map to the last feature map's cells that lie at least ``mask_threshold`` (share of
+their voxels; default half) inside it: without
+it the softmax can put all its mass on featureless background, where the zero padding of the convolutions
+makes corners distinct from everything else.
 """
 
 from __future__ import annotations
@@ -58,12 +64,16 @@ class SpatialCosine(nn.Module):
         self.temperature = temperature
         self.eps = eps
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, features: torch.Tensor, allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``allowed`` (N, 1, *S) bool: locations the specificity map may use (the rest get 0)."""
         f = F.normalize(features.float(), dim=1, eps=self.eps)
         p = F.normalize(self.prototypes.float(), dim=1, eps=self.eps)
         similarity = torch.einsum("nc...,kc->nk...", f, p)
         contrast = similarity.amax(1) - similarity.amin(1)
-        specificity = torch.softmax(self.temperature * contrast.flatten(1), dim=1).view_as(contrast)
+        logits = self.temperature * contrast
+        if allowed is not None:
+            logits = logits.masked_fill(~allowed[:, 0], float("-inf"))
+        specificity = torch.softmax(logits.flatten(1), dim=1).view_as(contrast)
         return similarity, specificity.unsqueeze(1)
 
 
@@ -100,9 +110,10 @@ class DSNet(nn.Module):
 
     def __init__(self, n_branches: int = 2, in_channels: int = 1, n_classes: int = 2, channels: int = 8,
                  n_stages: int = 2, norm: str = "instance", temperature: float = 10.0, dropout: float = 0.0,
-                 spatial_dims: int = 3, input_pool: int = 1):
+                 spatial_dims: int = 3, input_pool: int = 1, mask_threshold: float = 0.5):
         super().__init__()
         check_dims(spatial_dims)
+        self.mask_threshold = mask_threshold
         if n_branches < 1:
             raise ValueError(f"n_branches must be >= 1, got {n_branches}")
         self.branches = nn.ModuleList(Branch(spatial_dims, in_channels, channels, n_stages, norm, input_pool)
@@ -116,18 +127,26 @@ class DSNet(nn.Module):
         """Feature maps per branch (stem + stages): valid layer indices are 0 .. n_layers - 1."""
         return 1 + len(self.branches[0].stages)
 
-    def branch(self, index: int, x: torch.Tensor) -> BranchOutput:
+    @staticmethod
+    def mask_fraction(mask: torch.Tensor, size) -> torch.Tensor:
+        """Share of each cell of a feature map of spatial ``size`` inside ``mask`` (N, 1, *S_in): area average."""
+        pool = F.adaptive_avg_pool3d if mask.dim() == 5 else F.adaptive_avg_pool2d
+        return pool(mask.float(), tuple(size))
+
+    def branch(self, index: int, x: torch.Tensor, mask: torch.Tensor | None = None) -> BranchOutput:
+        """One branch's output; ``mask`` (N, 1, *S_in) of the input's valid region (see the module doc)."""
         feats = self.branches[index](x)
-        similarity, specificity = self.cosine[index](feats[-1])
+        allowed = None if mask is None else self.mask_fraction(mask, feats[-1].shape[2:]) >= self.mask_threshold
+        similarity, specificity = self.cosine[index](feats[-1], allowed)
         pooled = (feats[-1].float() * specificity).flatten(2).sum(2)
         return BranchOutput(feats, similarity, specificity, pooled)
 
-    def explain(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, list[BranchOutput]]:
-        """(logits, the output of every branch)."""
+    def explain(self, *inputs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, list[BranchOutput]]:
+        """(logits, the output of every branch); ``mask``: the inputs' valid region, shared by all branches."""
         if len(inputs) != len(self.branches):
             raise ValueError(f"DSNet has {len(self.branches)} branch(es), got {len(inputs)} input(s)")
-        outs = [self.branch(i, x) for i, x in enumerate(inputs)]
+        outs = [self.branch(i, x, mask) for i, x in enumerate(inputs)]
         return self.head(torch.cat([o.pooled for o in outs], 1)), outs
 
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.explain(*inputs)[0]
+    def forward(self, *inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.explain(*inputs, mask=mask)[0]
