@@ -25,18 +25,15 @@ import json
 import logging
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-
-from tqdm import tqdm
 
 from mrisynth import __version__
 from mrisynth.errors import InputError
 from mrisynth.io.atomic import atomic_dir
 from mrisynth.io.bids_dataset import CONVERTED_LATE, REVERTED, SHORT_FOLLOW_UP
-from mrisynth.phantom.build import write_nifti_gz
+from mrisynth.phantom.build import simulate_all, write_nifti_gz
 from mrisynth.phantom.cohort import SubjectSpec, cohort_specs
 from mrisynth.phantom.simulate import simulate_subject
 from mrisynth.phantom.template_space import template_space
@@ -159,13 +156,7 @@ def write_bids(config: dict, root: str | Path, n_subjects: int | None = None, wo
     work = template_space(phantom["work_spacing_mm"])
     started = time.perf_counter()
     with atomic_dir(root) as tmp:
-        write = partial(_write_images, phantom=phantom, seed=seed, work=work, root=tmp)
-        progress = partial(tqdm, total=len(specs), desc="phantom subjects", unit="subject")
-        if workers > 1:
-            with ProcessPoolExecutor(min(workers, len(specs))) as pool:
-                latents = list(progress(pool.map(write, specs)))
-        else:
-            latents = [write(spec) for spec in progress(specs)]
+        latents = simulate_all(partial(_write_images, phantom=phantom, seed=seed, work=work, root=tmp), specs, workers)
         description = {"Name": "mrisynth phantom cohort", "BIDSVersion": "1.9.0", "DatasetType": "raw",
                        "GeneratedBy": [{"Name": GENERATOR, "Version": __version__}]}
         (tmp / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")

@@ -126,6 +126,16 @@ def _write_subject(spec: SubjectSpec, phantom: dict, seed: int, work, raw: Path,
     }
 
 
+def simulate_all(write, specs: list, workers: int) -> list[dict]:
+    """``write(spec)`` for every subject (its latents), in ``workers`` processes, with a progress bar; the
+    results are in ``specs`` order whatever the number of workers."""
+    progress = partial(tqdm, total=len(specs), desc="phantom subjects", unit="subject")
+    if workers > 1:
+        with ProcessPoolExecutor(min(workers, len(specs))) as pool:
+            return list(progress(pool.map(write, specs)))
+    return [write(spec) for spec in progress(specs)]
+
+
 def build_cohort(config: dict, manifest: str | Path, n_subjects: int | None = None, config_name: str = "the config",
                  workers: int = 1) -> list[SubjectSpec]:
     """Write the phantom cohort of ``config`` for ``manifest`` (see the module doc); return its subjects.
@@ -155,12 +165,7 @@ def build_cohort(config: dict, manifest: str | Path, n_subjects: int | None = No
     started = time.perf_counter()
     with atomic_dir(root / phantom["truth_dir"]) as truth:
         write = partial(_write_subject, phantom=phantom, seed=seed, work=work, raw=root / phantom["raw_dir"], truth=truth)
-        progress = partial(tqdm, total=len(specs), desc="phantom subjects", unit="subject")
-        if workers > 1:
-            with ProcessPoolExecutor(min(workers, len(specs))) as pool:
-                latents = list(progress(pool.map(write, specs)))
-        else:
-            latents = [write(spec) for spec in progress(specs)]
+        latents = simulate_all(write, specs, workers)
         write_text(truth / LATENTS_FILE, _csv_text(latents, list(latents[0])))
     elapsed = time.perf_counter() - started
     log.info("phantom: %d subjects in %.1f s (%.2f s per subject)", len(specs), elapsed, elapsed / len(specs))

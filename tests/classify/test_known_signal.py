@@ -3,7 +3,6 @@ not (``conftest.build_cohort(lesion=True)``). Through the real commands, on ever
 find the lesion from the training subjects, and the landmark CNN must separate held-out subjects.
 """
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 

@@ -11,7 +11,7 @@ import pytest
 from mrisynth.cli import main
 from mrisynth.config import load_config
 from mrisynth.io.bids_dataset import CONVERTED_LATE, REVERTED, SHORT_FOLLOW_UP, Visit, derive_manifest, label_subject
-from mrisynth.phantom.bids import TRUTH, histories, image_paths, write_bids
+from mrisynth.phantom.bids import TRUTH, histories, image_paths
 from mrisynth.phantom.cohort import cohort_specs
 
 EXCLUSIONS = {REVERTED, CONVERTED_LATE, SHORT_FOLLOW_UP}

@@ -9,7 +9,6 @@ with noise and the fit is byte-identical; change a subject it does fit on and it
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
