@@ -73,3 +73,17 @@ def test_dsnet_mask_restricts_the_maps_to_cells_mostly_inside():
     assert spec[:, :, 1].abs().max() == 0 and spec[:, :, 0].min() > 0
     torch.testing.assert_close(DSNet.mask_fraction(mask, (2, 2, 2))[1, 0, 1, 0, 0], torch.tensor(0.125))
     assert not torch.equal(net(x, mask=mask), net(x))  # the pooled features follow the mask
+
+
+def test_a_mask_no_cell_reaches_falls_back_to_the_most_inside_cells():
+    """A brain that fills no cell of the last map to the threshold: the most-inside cells, never NaN."""
+    net = DSNet(n_branches=1, channels=2, n_stages=2, spatial_dims=3, mask_threshold=0.9)
+    fraction = torch.zeros(2, 1, 2, 2, 2)
+    fraction[0, 0, 0, 0, 0], fraction[0, 0, 1, 1, 1] = 0.5, 0.3  # subject 0: one cell is the most inside
+    fraction[1, 0, 1, 0, 1] = 0.95  # subject 1: one cell passes the threshold
+    allowed = net.allowed_cells(fraction)
+    assert allowed[0].sum() == 1 and allowed[0, 0, 0, 0, 0]
+    assert allowed[1].sum() == 1 and allowed[1, 0, 1, 0, 1]
+    x, mask = torch.randn(2, 1, 16, 16, 16), torch.zeros(2, 1, 16, 16, 16)
+    mask[:, :, 6:9, 6:9, 6:9] = 1  # a small brain: no cell of the coarse map is 90% inside it
+    assert torch.isfinite(net(x, mask=mask)).all()

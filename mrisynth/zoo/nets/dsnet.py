@@ -133,10 +133,18 @@ class DSNet(nn.Module):
         pool = F.adaptive_avg_pool3d if mask.dim() == 5 else F.adaptive_avg_pool2d
         return pool(mask.float(), tuple(size))
 
+    def allowed_cells(self, fraction: torch.Tensor) -> torch.Tensor:
+        """Cells at least ``mask_threshold`` inside the mask; for a subject with none (a coarse map of a small
+        volume), its most-inside cells, so that the specificity map never becomes 0/0 (NaN)."""
+        allowed = fraction >= self.mask_threshold
+        shape = (-1,) + (1,) * (fraction.dim() - 1)
+        none = ~allowed.flatten(1).any(1).view(shape)
+        return allowed | (none & (fraction >= fraction.flatten(1).amax(1).view(shape)))
+
     def branch(self, index: int, x: torch.Tensor, mask: torch.Tensor | None = None) -> BranchOutput:
         """One branch's output; ``mask`` (N, 1, *S_in) of the input's valid region (see the module doc)."""
         feats = self.branches[index](x)
-        allowed = None if mask is None else self.mask_fraction(mask, feats[-1].shape[2:]) >= self.mask_threshold
+        allowed = None if mask is None else self.allowed_cells(self.mask_fraction(mask, feats[-1].shape[2:]))
         similarity, specificity = self.cosine[index](feats[-1], allowed)
         pooled = (feats[-1].float() * specificity).flatten(2).sum(2)
         return BranchOutput(feats, similarity, specificity, pooled)
