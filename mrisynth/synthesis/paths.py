@@ -2,7 +2,8 @@
 :func:`imputed_pet_path` too, so writer and reader cannot disagree).
 
 ``<results>/synthesis/<model>/fold-<k>/``
-    ``train/``        trainer checkpoint, losses.csv, validation.csv, validation.png, samples/*.png
+    ``train/``        trainer checkpoint, the best validated step so far (best.pt), losses.csv, validation.csv,
+                      validation.png, samples/*.png
     ``cache/``        with ``synthesis.cache: disk``, the MONAI PersistentDataset of the training volumes
     ``best.pt``       generator weights of the best validation step + the intensity mapping
     ``imputed/``      ``sub-<id>_ses-<s>_trc-FDG_space-<T>_res-<r>_desc-synth<model>_pet.nii.gz`` (+ .json)
@@ -32,6 +33,11 @@ def train_dir(results: str | Path, model: str, fold: int) -> Path:
 
 def cache_dir(results: str | Path, model: str, fold: int) -> Path:
     return fold_dir(results, model, fold) / "cache"
+
+
+def running_best(results: str | Path, model: str, fold: int) -> Path:
+    """The best validated step so far, kept next to the trainer's checkpoint (copied to best.pt at the end)."""
+    return train_dir(results, model, fold) / "best.pt"
 
 
 def best_checkpoint(results: str | Path, model: str, fold: int) -> Path:

@@ -187,6 +187,10 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
 
     sc, name = cfg["synthesis"], settings.name
     train_dir, best_path = paths.train_dir(results, name, fold), paths.best_checkpoint(results, name, fold)
+    # the best step so far lives in train/ with the trainer's checkpoint, and is copied to best.pt at the end:
+    # a killed run's incomplete best.pt is deleted by Snakemake, while train/ survives for the resume, so a
+    # resumed run still knows the best step before its checkpoint (whose weights are gone by then)
+    running_best = paths.running_best(results, name, fold)
     fs = fold_subjects(results, manifest, split_path(results, fold), cfg["preprocess"]["resolution_mm"])
     require_files(fs.train + fs.val, "t1", "mask", "pet")
     train_arrays = [(load_array(s.paths.t1)[0], load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0) for s in fs.train]
@@ -216,7 +220,7 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
             from mrisynth.errors import InputError
 
             raise InputError(f"select_by metaroi: the preprocessing grid of {fs.val[0].paths.pet} holds no meta-ROI voxel")
-    validator = Validator(name, kwargs, mapping, val, train_dir, best_path, inference_config(cfg, multiple),
+    validator = Validator(name, kwargs, mapping, val, train_dir, running_best, inference_config(cfg, multiple),
                           settings.select_by, meta_roi)
     n_steps = settings.steps
     every = int(sc["validate_every"]) or n_steps
@@ -240,8 +244,10 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
     distributed.shutdown()
     if rank != 0:  # under torchrun rank 0 alone validates and writes best.pt
         return None
-    if not any(r["step"] == n_steps for r in validator.rows()) and (val or not best_path.exists()):
+    if not any(r["step"] == n_steps for r in validator.rows()) and (val or not running_best.exists()):
         validator(model, n_steps, train_dir / "samples", 1)  # the final step is always validated
+    with atomic_path(best_path) as tmp:
+        tmp.write_bytes(running_best.read_bytes())
     best = torch.load(best_path, map_location="cpu", weights_only=True)
     log.info("%s fold %d: best step %d (val PSNR %.2f, SSIM %.4f)", name, fs.fold, best["step"], best["val_psnr"], best["val_ssim"])
     return best

@@ -39,6 +39,7 @@ def test_resume_is_bit_exact(cohort, tmp_path):
     _, straight = _train(cfg, results_root(results, tmp_path / "straight"), manifest, steps=4)
     resumed_root = results_root(results, tmp_path / "resumed")
     _train(cfg, resumed_root, manifest, steps=2)  # "killed" after step 2 (its last checkpoint) ...
+    paths.best_checkpoint(resumed_root, "pix2pix", 0).unlink()  # (Snakemake deletes a killed job's output)
     _, resumed = _train(cfg, resumed_root, manifest, steps=4)  # ... and resumed
     a, b = _state(straight / "train" / "checkpoint.pt"), _state(resumed / "train" / "checkpoint.pt")
     assert a["step"] == b["step"] == 4

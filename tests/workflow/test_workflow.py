@@ -263,11 +263,6 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait(timeout=60)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open bug: killed while the FGAN ablation trained (fold 1), the resumed run finished but its fgan_nofc "
-    "fold-1 imputation and everything downstream differed from the uninterrupted run's (2026-12-05 CI run of "
-    "main); the trainer itself resumes FGAN and its ablation bit for bit (checked at tiny size), so the "
-    "difference is after it (validation / best.pt or imputation). Passes when the kill lands elsewhere."))
 def test_killed_run_resumes_with_the_same_tables(tiny_run, tmp_path):
     """The tiny DAG killed with SIGKILL once a model has saved a training checkpoint (mid-DAG, while
     training runs), then the same plain command run again: it finishes (profiles/default sets
