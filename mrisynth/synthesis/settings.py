@@ -81,8 +81,10 @@ def model_settings(cfg: dict, name: str, steps: int | None = None, samples: int 
 
 
 def configured_models(cfg: dict) -> list[str]:
-    """The models the config trains, in config order."""
-    return list(cfg["synthesis"]["models"])
+    """The models the config trains, in the schema's order (pix2pix, cyclegan, fgan, fgan_nofc): the order of
+    every table's rows, which must not depend on how a YAML writer orders the keys of a mapping (the effective
+    config that Snakemake hands to every command is written with sorted keys)."""
+    return [m for m in model_names() if m in cfg["synthesis"]["models"]]
 
 
 def sampled_models(cfg: dict) -> list[str]:

@@ -10,7 +10,7 @@ from mrisynth.synthesis.settings import configured_models, model_names, model_se
 
 def test_sections_defaults_overrides_and_model_list():
     cfg = load_config(None, overrides={"synthesis": {"models": {"cyclegan": {"steps": 9}, "pix2pix": {"samples": 4}}}})
-    assert configured_models(cfg) == ["cyclegan", "pix2pix"]  # config order
+    assert configured_models(cfg) == ["pix2pix", "cyclegan"]  # the schema's order, not the mapping's
     assert sampled_models(cfg) == ["pix2pix"]
     p2p = model_settings(cfg, "pix2pix")
     assert (p2p.steps, p2p.patch_size, p2p.select_by, p2p.samples, p2p.family) == (2000, 64, "ssim", 4, "pix2pix")
