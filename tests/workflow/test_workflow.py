@@ -111,6 +111,7 @@ def _check_folds(results: Path, cohort, k: int) -> list:
 
 
 def _participant(path: Path) -> str:
+    """The participant of a BIDS-style file name, without its ``sub-`` prefix."""
     return path.name.split("_")[0].removeprefix("sub-")
 
 
@@ -119,13 +120,14 @@ def _check_imputations(results: Path, config: dict, splits: list, no_pet: set) -
     K samples, the K draws of the same subjects."""
     import nibabel as nib
 
+    from mrisynth.preprocess.outputs import strip_prefix
     from mrisynth.synthesis.paths import imputed_dir
 
     samples = config["synthesis"].get("samples", {})
     for model in config["synthesis"]["models"]:
         for s in splits:
             folder = imputed_dir(results, model, s.fold)
-            expected = no_pet | set(s.test)
+            expected = {strip_prefix(p, "sub") for p in no_pet | set(s.test)}
             assert {_participant(p) for p in folder.glob(f"*_desc-synth{model}_pet.nii.gz")} == expected, (model, s.fold)
             draws = sorted(folder.glob(f"*_desc-synth{model}samples_pet.nii.gz"))
             if samples.get(model, 0) >= 2:
