@@ -1,0 +1,144 @@
+"""Can the synthesis generator learn what the MRI says about the disease regions? A lean learning probe.
+
+On one fold of a preprocessed results tree, the Pix2Pix mean U-Net (the deterministic generator that the
+additive sampler's mean is) is trained with L1 alone (no discriminator, no noise term: the question is
+whether the architecture and its training can learn the non-local signal, not how a GAN balances) on the
+fold's training subjects, residual over the voxelwise linear T1 map and started at it (zeroed output), as
+``train-synthesis`` does. Every ``--every`` steps it prints, on the fold's validation and test subjects
+(true PET: real or the phantom's hidden truth), the meta-ROI mean SUVR RMSE, with the linear map (step 0)
+as the reference, so a variant that learns shows a falling meta-ROI RMSE on held-out subjects.
+
+    .venv/bin/python benchmarks/generator_learning.py --results results --config results/config/effective.yaml \
+        --fold 0 --norm instance --steps 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, oracle_targets: bool = False):
+    from mrisynth.cohort.splits import split_path
+    from mrisynth.io.nifti import load_array
+    from mrisynth.synthesis.intensity import IntensityMapping
+    from mrisynth.synthesis.regional import Regions
+    from mrisynth.synthesis.subjects import fold_subjects, reference_pet
+
+    sc = cfg["synthesis"]
+    fs = fold_subjects(results, results / "manifest" / "manifest.csv", split_path(results, fold), cfg["preprocess"]["resolution_mm"])
+    # --all-truth: every non-test subject with a true PET (real, or the phantom's hidden truth) trains
+    # (a probe of what more training subjects give; the pipeline trains on real PET only)
+    trainers = [s for s in fs.train + fs.val + fs.impute if s.split != "test"] if all_truth else fs.train
+    trainers = [s for s in trainers if reference_pet(s) is not None]
+    pet_of = lambda s: load_array(reference_pet(s)[0])[0]  # noqa: E731
+    if oracle_targets:  # the known-signal case: the phantom's achievable PET, no unpredictable part, as truth
+        from mrisynth.synthesis.oracle import PhantomOracle
+
+        oracle = PhantomOracle(cfg, results / "manifest" / "manifest.csv")
+        pet_of = lambda s: oracle.pet(s.participant_id, s.paths.t1_xfm, s.paths.pet_xfm if s.has_pet else s.paths.truth_pet_xfm)  # noqa: E731
+    train = [(load_array(s.paths.t1)[0], pet_of(s), load_array(s.paths.mask)[0] > 0) for s in trainers]
+    mapping = IntensityMapping.fit(*zip(*train), percentile=sc["intensity_percentile"], residual=True, base="linear")
+
+    def held_out(subjects):
+        out = []
+        for s in subjects:
+            ref = reference_pet(s)
+            if ref is not None:
+                out.append((mapping.t1_to_net(load_array(s.paths.t1)[0]), pet_of(s), load_array(s.paths.mask)[0] > 0))
+        return out
+
+    affine = load_array(fs.train[0].paths.pet)[1]
+    regions = Regions.on_grid(affine, train[0][1].shape)
+    pairs = []
+    for t1, pet, _ in train:
+        t1n = mapping.t1_to_net(t1)
+        pairs.append((t1n, mapping.pet_to_net(pet, t1n)))
+    val = [] if all_truth else fs.val
+    return mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi
+
+
+def pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple]:
+    from mrisynth.synthesis.data import pad_to_multiple
+
+    return pad_to_multiple(x[None, None], multiple)
+
+
+def scores(net, mapping, subjects, roi, multiple) -> str:
+    """Meta-ROI mean SUVR RMSE over the subjects and brain MAE (SUVR)."""
+    from mrisynth.synthesis.data import crop_like
+
+    if not subjects:
+        return "-"
+    errs, mae = [], []
+    with torch.no_grad():
+        for t1n, pet, mask in subjects:
+            x, _ = pad(t1n, multiple)
+            y = crop_like(net(x), tuple(t1n.shape))[0, 0]
+            pred = mapping.net_to_pet(y, t1n).numpy()
+            errs.append(pred[roi].mean() - pet[roi].mean())
+            mae.append(np.abs(pred - pet)[mask].mean())
+    return f"meta-ROI RMSE {np.sqrt(np.mean(np.square(errs))):.4f} brain MAE {np.mean(mae):.4f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--results", type=Path, default=Path("results"))
+    ap.add_argument("--config", type=Path, default=Path("results/config/effective.yaml"))
+    ap.add_argument("--fold", type=int, default=0)
+    ap.add_argument("--norm", default="instance", choices=["instance", "batch", "none"])
+    ap.add_argument("--ngf", type=int, default=8)
+    ap.add_argument("--num-downs", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--every", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--loss", default="l1", choices=["l1", "mse"])
+    ap.add_argument("--oracle-targets", action="store_true",
+                    help="known-signal case: train and score against the phantom's achievable PET (no unpredictable part)")
+    ap.add_argument("--all-truth", action="store_true", help="train on every non-test subject's true PET (probe of data size)")
+    args = ap.parse_args()
+
+    import yaml
+
+    from mrisynth.synthesis.train import start_at_template
+    from mrisynth.zoo.nets import UnetGenerator, init_weights
+
+    torch.manual_seed(args.seed)
+    cfg = yaml.safe_load(args.config.read_text())
+    mapping, pairs, val, test, roi = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
+    multiple = 2 ** args.num_downs
+    net = init_weights(UnetGenerator(1, 1, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
+    start_at_template(net)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    print(f"fold {args.fold}: {len(pairs)} train, {len(val)} val, {len(test)} test; norm {args.norm}, lr {args.lr}, "
+          f"loss {args.loss}; meta-ROI {int(roi.sum())} voxels", flush=True)
+    print(f"step 0: val {scores(net.eval(), mapping, val, roi, multiple)}; test {scores(net, mapping, test, roi, multiple)} "
+          "(the linear map)", flush=True)
+    rng, t0 = np.random.default_rng(args.seed), time.process_time()
+    losses = []
+    for step in range(1, args.steps + 1):
+        net.train()
+        t1n, target = pairs[int(rng.integers(len(pairs)))]
+        x, _ = pad(t1n, multiple)
+        y, _ = pad(target, multiple)
+        scale = 1.0 + (2 * rng.random() - 1) * 0.05
+        x = (x * scale + (2 * rng.random() - 1) * 0.02).clamp(-1, 1)
+        diff = net(x) - y
+        loss = diff.abs().mean() if args.loss == "l1" else diff.square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step % args.every == 0:
+            net.eval()
+            print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; val {scores(net, mapping, val, roi, multiple)}; "
+                  f"test {scores(net, mapping, test, roi, multiple)}  ({time.process_time() - t0:.0f} CPU-s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
