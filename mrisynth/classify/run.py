@@ -120,7 +120,7 @@ def classify_fold(cfg: dict, *, fold: int, scenario: str, classifier: str, resul
         prob = _landmark(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx,
                          landmarks_csv, seed, out_dir, fingerprint, threads)
     elif classifier == "dsnet":
-        prob = _dsnet(cfg, volumes, masks, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx, test_idx,
+        prob = _dsnet(cfg, volumes, masks, affine, zero, cohort["has_pet"].to_numpy(), labels, train_idx, val_idx, test_idx,
                       seed, out_dir, threads)
     else:
         raise InputError(f"unknown classifier {classifier!r}; use landmark, regional or dsnet")
@@ -144,17 +144,21 @@ def _regional(cfg, volumes, masks, affine, labels, fit_idx, seed, out_dir: Path)
     return prob
 
 
-def _dsnet(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, test_idx, seed, out_dir: Path,
+def _dsnet(cfg, volumes, masks, affine, zero, real_pet, labels, train_idx, val_idx, test_idx, seed, out_dir: Path,
            threads: int) -> np.ndarray:
     import torch
 
     from mrisynth.classify.dsnet import DSNetConfig, train_predict
 
+    from mrisynth.classify.regional import regional_features
+
     torch.set_num_threads(threads)
     normed, _ = _normalise(volumes, masks, zero, real_pet, train_idx)
     figure_idx = test_idx[: cfg["classify"]["dsnet"]["figure_subjects"]]
+    rc = cfg["classify"]["regional"]  # the linear path: the regional baseline's ROI means of the DSNet's input
+    roi = regional_features(normed, masks, affine, rc["regions"])
     return train_predict(normed, labels, train_idx, val_idx, DSNetConfig.from_config(cfg["classify"]["dsnet"]), seed,
-                         out_dir, figure_idx, masks, test_idx)
+                         out_dir, figure_idx, masks, test_idx, roi, rc["C"])
 
 
 def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, landmarks_csv: Path, seed, out_dir: Path,

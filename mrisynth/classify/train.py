@@ -61,17 +61,24 @@ def init_linear_path(model: LandmarkMIL, volumes: torch.Tensor, labels: np.ndarr
     (class-balanced, L2, C = 1, on standardised features): its weights go to the linear path, its intercept
     to the head's bias, and the head's weights to zero, so epoch 0 is exactly that regression and the CNN
     learns what the landmarks' intensities do not already say (a residual on the simplest baseline)."""
-    from sklearn.linear_model import LogisticRegression
-
     model.eval()
     means = torch.cat([model.patch_means(_patches(volumes[train_idx[i:i + nc.batch_size]], centres, nc, None))
                        for i in range(0, len(train_idx), nc.batch_size)]).double().numpy()
-    mu, sd = means.mean(0), means.std(0) + 1e-6
-    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((means - mu) / sd, labels[train_idx])
-    w = lr.coef_[0] / sd
+    w, b = linear_start(means, labels[train_idx])
     model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
     model.head[-1].weight.zero_()
-    model.head[-1].bias.fill_(float(lr.intercept_[0] - (w * mu).sum()))
+    model.head[-1].bias.fill_(b)
+
+
+def linear_start(features: np.ndarray, labels: np.ndarray, C: float = 1.0) -> tuple[np.ndarray, float]:
+    """(weights, intercept) on the raw ``features`` (N, F) of the class-balanced L2 logistic regression fit
+    on the standardised features: the start of a network's linear path."""
+    from sklearn.linear_model import LogisticRegression
+
+    mu, sd = features.mean(0), features.std(0) + 1e-6
+    lr = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit((features - mu) / sd, labels)
+    w = lr.coef_[0] / sd
+    return w, float(lr.intercept_[0] - (w * mu).sum())
 
 
 def class_balanced_mean(loss: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -149,6 +156,7 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
                                 for i in range(0, len(val_idx), nc.batch_size)])
     state.update(best_loss=_balanced_loss(val_logits, y[val_idx]).item(), best_epoch=0,
                  best_model=copy.deepcopy(model.state_dict()))
+    state["history"].append({"epoch": 0, "train_loss": None, "val_loss": state["best_loss"]})
     if checkpoint.exists():
         ck = torch.load(checkpoint, weights_only=True)
         if ck.get("extra_state") == extra_state:

@@ -52,7 +52,8 @@ def test_training_learns_resumes_bit_exactly_and_is_seeded(tmp_path):
     tr, va = np.arange(14), np.arange(14, 20)
     torch.manual_seed(0)
     model, hist = train(x, labels, tr, va, centres, NC, seed=1, checkpoint=tmp_path / "a.pt", extra_state={"k": 1})
-    assert len(hist) == 5 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    # epoch 0: the start (the regression on the patch means, no training loss), then 5 epochs
+    assert [h["epoch"] for h in hist] == list(range(6)) and hist[-1]["train_loss"] < hist[1]["train_loss"]
     prob = predict(model, x, centres, NC)
     assert prob[va][labels[va] == 1].min() > prob[va][labels[va] == 0].max()  # separable planted signal
     # interrupted after 3 epochs, resumed to 5: the same weights as the uninterrupted run
@@ -65,7 +66,7 @@ def test_training_learns_resumes_bit_exactly_and_is_seeded(tmp_path):
     # a checkpoint of other data is not resumed from
     torch.manual_seed(0)
     _, hist_c = train(x, labels, tr, va, centres, NetConfig(**{**NC.__dict__, "epochs": 2}), 1, tmp_path / "b.pt", {"k": 2})
-    assert len(hist_c) == 2
+    assert len(hist_c) == 3
 
 
 def _run(c, fold, scenario, classifier):

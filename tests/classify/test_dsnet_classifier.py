@@ -25,7 +25,8 @@ def test_dsnet_classifier_learns_the_planted_signal_and_writes_its_maps(tmp_path
         out = c["results"] / "classify" / "dsnet" / scenario / "fold-0"
         preds[scenario] = pd.read_csv(out / "predictions.csv")
         assert (out / "specificity.png").stat().st_size > 0 and (out / "model.pt").exists()
-        assert 1 <= len(pd.read_csv(out / "history.csv")) <= DSNET["epochs"]
+        history = pd.read_csv(out / "history.csv")  # epoch 0: the start, the regression on the ROI means
+        assert history["epoch"].iloc[0] == 0 and 2 <= len(history) <= DSNET["epochs"] + 1
         # background and padding are masked out of the spatial cosine module: the attention stays in the brain
         spec = json.loads((out / "specificity.json").read_text())
         assert spec["in_brain_mass"]["min"] >= 0.9 and len(spec["in_brain_mass"]["per_branch_mean"]) == (2 if "pet" in scenario else 1)
