@@ -6,7 +6,8 @@ zeroed), so epoch 0 is that regression and a candidate for early stopping on the
 the landmark network (:func:`mrisynth.classify.train.init_linear_path`): with ~40 training subjects a
 whole-brain CNN alone overfit within 2-3 epochs and ranked test subjects near chance (issue 17). Trained
 with class-balanced sampling and early stopping on the validation split, its logits calibrated on the
-validation subjects (:func:`mrisynth.classify.train.fit_calibration`). Writes the model, the per-epoch
+validation subjects (:func:`mrisynth.classify.train.fit_calibration`), then refit on training + validation
+subjects for the chosen number of epochs. Writes the model, the per-epoch
 history, the share of the specificity mass inside the brain (``specificity.json``: per branch, over the
 test subjects) and a figure of the PET-branch (or T1-branch) specificity maps of a few test subjects."""
 
@@ -76,83 +77,41 @@ def in_brain_mass(specificity, mask) -> np.ndarray:
 def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
                   dc: DSNetConfig, seed: int, out_dir: Path, figure_idx: np.ndarray, masks: np.ndarray,
                   test_idx: np.ndarray, roi_features: np.ndarray, roi_C: float = 1.0) -> np.ndarray:
-    """Train on normalised ``volumes`` (N, M, X, Y, Z) of ``train_idx``, keep the weights of the best balanced
-    validation loss; return P(positive) for every subject, calibrated on ``val_idx``. ``masks`` (N, X, Y, Z):
-    the brain masks the specificity maps are restricted to; ``roi_features`` (N, F): the linear path's input."""
+    """Train on normalised ``volumes`` (N, M, X, Y, Z) of ``train_idx``, choose the epoch (0: the regression
+    start) by the balanced validation loss and the calibration on ``val_idx``, then refit the same recipe on
+    train + val for that many epochs (as the landmark network: ~50 subjects cannot spare a validation
+    fifth); return its P(positive) for every subject. ``masks`` (N, X, Y, Z): the brain masks the
+    specificity maps are restricted to; ``roi_features`` (N, F): the linear path's input."""
     import torch
 
+    from mrisynth.classify.train import calibrated, fit_calibration
     from mrisynth.seeding import seed_everything
-    from mrisynth.zoo.nets.dsnet import DSNet
 
-    seed_everything(seed)
     x = torch.from_numpy(np.ascontiguousarray(volumes, dtype=np.float32))
     brain = torch.from_numpy(np.ascontiguousarray(masks[:, None], dtype=np.float32))
-    y = torch.tensor(np.asarray(labels), dtype=torch.float32)
     feats = torch.as_tensor(roi_features, dtype=torch.float32)
-    net = DSNet(n_branches=x.shape[1], in_channels=1, n_classes=2, channels=dc.channels, n_stages=dc.n_stages,
-                temperature=dc.temperature, dropout=dc.dropout, spatial_dims=3, input_pool=dc.input_pool,
-                mask_threshold=dc.mask_threshold)
-    model = _wide_dsnet(net, feats.shape[1])
-    with torch.no_grad():  # start at the regression on the ROI means: the DSNet's output layer adds nothing yet
-        from mrisynth.classify.train import linear_start
 
-        w, b = linear_start(np.asarray(roi_features, np.float64)[train_idx], labels[train_idx], roi_C)
-        model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
-        model.linear.bias.fill_(b)
-        net.head[-1].weight.zero_()
-        net.head[-1].bias.zero_()
-    opt = torch.optim.AdamW(model.parameters(), lr=dc.lr, weight_decay=dc.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    counts = np.bincount(labels[train_idx], minlength=2)
-    weights = torch.as_tensor(1.0 / counts[labels[train_idx]], dtype=torch.float64)
-
-    def forward(idx):  # the log-odds of the positive class; one (B, 1, X, Y, Z) input per modality / branch
-        batch = x[idx]
-        return model([batch[:, m:m + 1] for m in range(x.shape[1])], feats[idx], brain[idx])
-
-    from mrisynth.classify.train import _balanced_loss
-
-    def val_loss():
+    def logits_of(model, idx) -> torch.Tensor:  # log-odds of the positive class, batched, no gradient
         model.eval()
         with torch.no_grad():
-            return _balanced_loss(torch.cat([forward(val_idx[i:i + dc.batch_size])
-                                             for i in range(0, len(val_idx), dc.batch_size)]), y[val_idx]).item()
+            return torch.cat([_forward(model, x, feats, brain, idx[i:i + dc.batch_size])
+                              for i in range(0, len(idx), dc.batch_size)])
 
-    # epoch 0, the regression alone, is a candidate too: the network must earn its place on validation
-    best = {"loss": val_loss(), "epoch": 0, "state": copy.deepcopy(model.state_dict())}
-    history, bad = [{"epoch": 0, "train_loss": None, "val_loss": best["loss"]}], 0
-    for epoch in range(1, dc.epochs + 1):
-        model.train()
-        order = train_idx[torch.multinomial(weights, len(train_idx), replacement=True, generator=gen).numpy()]
-        losses = []
-        for i in range(0, len(order), dc.batch_size):
-            b = order[i:i + dc.batch_size]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(forward(b), y[b])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-        loss_val = val_loss()
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": loss_val})
-        if loss_val < best["loss"] - 1e-6:
-            best, bad = {"loss": loss_val, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}, 0
-        else:
-            bad += 1
-            if bad > dc.patience:
-                break
-    model.load_state_dict(best["state"])
-    model.eval()
-    log.info("DSNet: best epoch %d (balanced val loss %.4f)", best["epoch"], best["loss"])
+    seed_everything(seed)
+    model, history, best_epoch = _fit(x, feats, brain, labels, train_idx, val_idx, dc, dc.epochs, seed, roi_C, logits_of)
+    log.info("DSNet: best epoch %d", best_epoch)
     with atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
+    calibration = fit_calibration(logits_of(model, val_idx).numpy().astype(float), labels[val_idx])
+    seed_everything(seed)
+    model, _, _ = _fit(x, feats, brain, labels, np.concatenate([train_idx, val_idx]), None, dc, best_epoch, seed,
+                       roi_C, logits_of)
     with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save({"state": best["state"], "config": dc.__dict__, "best_epoch": best["epoch"]}, tmp)
-    from mrisynth.classify.train import calibrated, fit_calibration
-
+        torch.save({"state": model.state_dict(), "config": dc.__dict__, "epochs": best_epoch,
+                    "refit_subjects": len(train_idx) + len(val_idx)}, tmp)
+    net = model.net
+    logits = logits_of(model, np.arange(len(x))).numpy().astype(float)
     with torch.no_grad():
-        logits = torch.cat([forward(np.arange(i, min(i + dc.batch_size, len(x))))
-                            for i in range(0, len(x), dc.batch_size)]).numpy().astype(float)
-        calibration = fit_calibration(logits[val_idx], labels[val_idx])
         masses = []
         for i in range(0, len(test_idx), dc.batch_size):
             idx = test_idx[i:i + dc.batch_size]
@@ -162,7 +121,8 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
         write_text(out_dir / "specificity.json", json.dumps({
             "in_brain_mass": {"mean": float(mass.mean()), "min": float(mass.min()),
                               "per_branch_mean": mass.mean(0).round(6).tolist()},
-            "branches": ["T1", "PET"][: x.shape[1]], "subjects": "test", "calibration": list(calibration)}) + "\n")
+            "branches": ["T1", "PET"][: x.shape[1]], "subjects": "test", "calibration": list(calibration),
+            "epochs": best_epoch}) + "\n")
         if len(figure_idx):
             batch = x[figure_idx]
             _, branches = net.explain(*[batch[:, m:m + 1] for m in range(x.shape[1])], mask=brain[figure_idx])
@@ -171,6 +131,79 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
                                     "PET" if x.shape[1] > 1 else "T1")
     log.info("DSNet: specificity mass in the brain %.3f (mean over test subjects and branches)", mass.mean())
     return calibrated(logits, calibration)
+
+
+def smoothed_argmin(losses: list[float]) -> int:
+    """Index of the lowest mean of each loss and its neighbours (one each side, where they exist)."""
+    v = np.asarray(losses, float)
+    means = [v[max(0, i - 1):i + 2].mean() for i in range(len(v))]
+    return int(np.argmin(means))
+
+
+def _forward(model, x, feats, brain, idx):
+    """One (B, 1, X, Y, Z) input per modality / branch -> the log-odds of the positive class."""
+    batch = x[idx]
+    return model([batch[:, m:m + 1] for m in range(x.shape[1])], feats[idx], brain[idx])
+
+
+def _fit(x, feats, brain, labels: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray | None, dc: DSNetConfig,
+         epochs: int, seed: int, roi_C: float, logits_of):
+    """(model, history, chosen epoch): started at the regression on ``fit_idx``'s ROI means, trained ``epochs``
+    epochs on ``fit_idx``; with ``val_idx`` the weights of the epoch of the lowest balanced validation loss
+    averaged with its neighbours' (epoch 0, the regression alone, a candidate: the network must earn its
+    place; the average because single epochs' losses on ~11 subjects jumped 0.37 -> 0.76 -> 0.53), without
+    it the last epoch's."""
+    import torch
+
+    from mrisynth.classify.train import _balanced_loss, linear_start
+    from mrisynth.zoo.nets.dsnet import DSNet
+
+    y = torch.tensor(np.asarray(labels), dtype=torch.float32)
+    net = DSNet(n_branches=x.shape[1], in_channels=1, n_classes=2, channels=dc.channels, n_stages=dc.n_stages,
+                temperature=dc.temperature, dropout=dc.dropout, spatial_dims=3, input_pool=dc.input_pool,
+                mask_threshold=dc.mask_threshold)
+    model = _wide_dsnet(net, feats.shape[1])
+    with torch.no_grad():  # start at the regression on the ROI means: the DSNet's output layer adds nothing yet
+        w, b = linear_start(feats.double().numpy()[fit_idx], labels[fit_idx], roi_C)
+        model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
+        model.linear.bias.fill_(b)
+        net.head[-1].weight.zero_()
+        net.head[-1].bias.zero_()
+    opt = torch.optim.AdamW(model.parameters(), lr=dc.lr, weight_decay=dc.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    counts = np.bincount(labels[fit_idx], minlength=2)
+    weights = torch.as_tensor(1.0 / counts[labels[fit_idx]], dtype=torch.float64)
+
+    def val_loss():
+        return None if val_idx is None else _balanced_loss(logits_of(model, val_idx), y[val_idx]).item()
+
+    best = {"loss": val_loss(), "epoch": 0}
+    states = [copy.deepcopy(model.state_dict())]
+    history, bad = [{"epoch": 0, "train_loss": None, "val_loss": best["loss"]}], 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = fit_idx[torch.multinomial(weights, len(fit_idx), replacement=True, generator=gen).numpy()]
+        losses = []
+        for i in range(0, len(order), dc.batch_size):
+            b = order[i:i + dc.batch_size]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(_forward(model, x, feats, brain, b), y[b])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        loss_val = val_loss()
+        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": loss_val})
+        states.append(copy.deepcopy(model.state_dict()))
+        if loss_val is None or loss_val < best["loss"] - 1e-6:
+            best, bad = {"loss": loss_val, "epoch": epoch}, 0
+        else:
+            bad += 1
+            if bad > dc.patience:
+                break
+    chosen = len(states) - 1 if val_idx is None else smoothed_argmin([h["val_loss"] for h in history])
+    model.load_state_dict(states[chosen])
+    model.eval()
+    return model, history, chosen
 
 
 def save_specificity_figure(images: np.ndarray, maps: np.ndarray, labels: np.ndarray, path: Path, modality: str) -> None:

@@ -29,6 +29,8 @@ def test_dsnet_classifier_learns_the_planted_signal_and_writes_its_maps(tmp_path
         assert history["epoch"].iloc[0] == 0 and 2 <= len(history) <= DSNET["epochs"] + 1
         # background and padding are masked out of the spatial cosine module: the attention stays in the brain
         spec = json.loads((out / "specificity.json").read_text())
+        # the epoch count chosen on validation (then refit on train + val) is one the history reached
+        assert 0 <= spec["epochs"] <= history["epoch"].max()
         assert spec["in_brain_mass"]["min"] >= 0.9 and len(spec["in_brain_mass"]["per_branch_mean"]) == (2 if "pet" in scenario else 1)
     split = load_split(c["results"] / "splits" / "fold-0.json")
     pred = preds["mri+true_pet"]
@@ -39,3 +41,11 @@ def test_dsnet_classifier_learns_the_planted_signal_and_writes_its_maps(tmp_path
     assert not np.array_equal(pred["prob"].to_numpy(), preds["mri_only"]["prob"].to_numpy())
     section = dsnet_section(c["results"])  # the report shows the maps of every scenario
     assert section.body.count("<h3>") == 2 and section.body.count("<img") == 2
+
+
+def test_the_epoch_is_chosen_on_the_neighbour_averaged_validation_loss():
+    from mrisynth.classify.dsnet import smoothed_argmin
+
+    losses = [0.7, 0.7, 0.3, 0.9, 0.5, 0.5, 0.5]  # a lucky single epoch (2) among worse neighbours
+    assert int(np.argmin(losses)) == 2 and smoothed_argmin(losses) == 5
+    assert smoothed_argmin([0.4]) == 0
