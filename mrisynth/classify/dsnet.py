@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +40,12 @@ class DSNetConfig:
     weight_decay: float
     patience: int
     mask_threshold: float
+    inner_folds: int = 0
 
     @classmethod
     def from_config(cls, c: dict) -> DSNetConfig:
         return cls(c["channels"], c["n_stages"], c["input_pool"], c["temperature"], c["dropout"], c["epochs"],
-                   c["batch_size"], c["lr"], c["weight_decay"], c["patience"], c["mask_threshold"])
+                   c["batch_size"], c["lr"], c["weight_decay"], c["patience"], c["mask_threshold"], c["inner_folds"])
 
 
 def _wide_dsnet(net, n_features: int):
@@ -97,12 +98,19 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
             return torch.cat([_forward(model, x, feats, brain, idx[i:i + dc.batch_size])
                               for i in range(0, len(idx), dc.batch_size)])
 
-    seed_everything(seed)
-    model, history, best_epoch = _fit(x, feats, brain, labels, train_idx, val_idx, dc, dc.epochs, seed, roi_C, logits_of)
-    log.info("DSNet: best epoch %d", best_epoch)
+    dev = np.concatenate([train_idx, val_idx])
+    inner = min(dc.inner_folds, int(np.bincount(labels[dev], minlength=2).min()))  # every inner fold holds both classes
+    if inner >= 2:
+        history, best_epoch, calibration = _inner_cv(x, feats, brain, labels, dev, replace(dc, inner_folds=inner), seed,
+                                                     roi_C, logits_of)
+    else:
+        seed_everything(seed)
+        model, history, best_epoch = _fit(x, feats, brain, labels, train_idx, val_idx, dc, dc.epochs, seed, roi_C,
+                                          logits_of)
+        calibration = fit_calibration(logits_of(model, val_idx).numpy().astype(float), labels[val_idx])
+    log.info("DSNet: %d epochs", best_epoch)
     with atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
-    calibration = fit_calibration(logits_of(model, val_idx).numpy().astype(float), labels[val_idx])
     seed_everything(seed)
     model, _, _ = _fit(x, feats, brain, labels, np.concatenate([train_idx, val_idx]), None, dc, best_epoch, seed,
                        roi_C, logits_of)
@@ -133,6 +141,34 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
     return calibrated(logits, calibration)
 
 
+def _inner_cv(x, feats, brain, labels: np.ndarray, dev: np.ndarray, dc: DSNetConfig, seed: int, roi_C: float,
+              logits_of) -> tuple[list[dict], int, tuple[float, float]]:
+    """(history, epochs, calibration) from a stratified ``dc.inner_folds``-fold cross-validation over ``dev``:
+    every fold trains all ``dc.epochs`` epochs; per epoch the held-out logits of all folds are pooled into one
+    balanced loss; the epochs are the argmin of that curve and the calibration is the Platt fit of the pooled
+    held-out logits at that epoch."""
+    import torch
+    from sklearn.model_selection import StratifiedKFold
+
+    from mrisynth.classify.train import _balanced_loss, fit_calibration
+    from mrisynth.seeding import seed_everything
+
+    held = np.full((dc.epochs + 1, len(labels)), np.nan)
+    train_losses = np.zeros((dc.inner_folds, dc.epochs + 1))
+    folds = StratifiedKFold(dc.inner_folds, shuffle=True, random_state=seed).split(dev, labels[dev])
+    for k, (a, b) in enumerate(folds):
+        seed_everything(seed + k)
+        _, history, _ = _fit(x, feats, brain, labels, dev[a], dev[b], dc, dc.epochs, seed + k, roi_C, logits_of,
+                             held_out=held)
+        train_losses[k] = [np.nan if h["train_loss"] is None else h["train_loss"] for h in history]
+    y = torch.tensor(labels[dev], dtype=torch.float32)
+    curve = [_balanced_loss(torch.as_tensor(held[e, dev], dtype=torch.float32), y).item() for e in range(dc.epochs + 1)]
+    epochs = int(np.argmin(curve))
+    history = [{"epoch": e, "train_loss": None if e == 0 else float(train_losses[:, e].mean()), "val_loss": curve[e]}
+               for e in range(dc.epochs + 1)]
+    return history, epochs, fit_calibration(held[epochs, dev], labels[dev])
+
+
 def smoothed_argmin(losses: list[float]) -> int:
     """Index of the lowest mean of each loss and its neighbours (one each side, where they exist)."""
     v = np.asarray(losses, float)
@@ -147,12 +183,13 @@ def _forward(model, x, feats, brain, idx):
 
 
 def _fit(x, feats, brain, labels: np.ndarray, fit_idx: np.ndarray, val_idx: np.ndarray | None, dc: DSNetConfig,
-         epochs: int, seed: int, roi_C: float, logits_of):
+         epochs: int, seed: int, roi_C: float, logits_of, held_out: np.ndarray | None = None):
     """(model, history, chosen epoch): started at the regression on ``fit_idx``'s ROI means, trained ``epochs``
     epochs on ``fit_idx``; with ``val_idx`` the weights of the epoch of the lowest balanced validation loss
     averaged with its neighbours' (epoch 0, the regression alone, a candidate: the network must earn its
     place; the average because single epochs' losses on ~11 subjects jumped 0.37 -> 0.76 -> 0.53), without
-    it the last epoch's."""
+    it the last epoch's. With ``held_out`` (epochs + 1, N) every epoch runs (no early stopping) and each
+    epoch's validation logits are written into its row."""
     import torch
 
     from mrisynth.classify.train import _balanced_loss, linear_start
@@ -175,8 +212,14 @@ def _fit(x, feats, brain, labels: np.ndarray, fit_idx: np.ndarray, val_idx: np.n
     weights = torch.as_tensor(1.0 / counts[labels[fit_idx]], dtype=torch.float64)
 
     def val_loss():
-        return None if val_idx is None else _balanced_loss(logits_of(model, val_idx), y[val_idx]).item()
+        if val_idx is None:
+            return None
+        logits = logits_of(model, val_idx)
+        if held_out is not None:
+            held_out[len(history), val_idx] = logits.numpy()  # the epoch about to be appended
+        return _balanced_loss(logits, y[val_idx]).item()
 
+    history: list[dict] = []
     best = {"loss": val_loss(), "epoch": 0}
     states = [copy.deepcopy(model.state_dict())]
     history, bad = [{"epoch": 0, "train_loss": None, "val_loss": best["loss"]}], 0
@@ -198,7 +241,7 @@ def _fit(x, feats, brain, labels: np.ndarray, fit_idx: np.ndarray, val_idx: np.n
             best, bad = {"loss": loss_val, "epoch": epoch}, 0
         else:
             bad += 1
-            if bad > dc.patience:
+            if bad > dc.patience and held_out is None:
                 break
     chosen = len(states) - 1 if val_idx is None else smoothed_argmin([h["val_loss"] for h in history])
     model.load_state_dict(states[chosen])

@@ -49,3 +49,32 @@ def test_the_epoch_is_chosen_on_the_neighbour_averaged_validation_loss():
     losses = [0.7, 0.7, 0.3, 0.9, 0.5, 0.5, 0.5]  # a lucky single epoch (2) among worse neighbours
     assert int(np.argmin(losses)) == 2 and smoothed_argmin(losses) == 5
     assert smoothed_argmin([0.4]) == 0
+
+
+def test_inner_cross_validation_pools_every_development_subject_and_refits(tmp_path):
+    """The epochs and the calibration come from held-out logits of every train + val subject (3 inner folds);
+    with fewer subjects of a class than inner folds, as many folds as that class allows."""
+    import torch
+
+    from mrisynth.classify.dsnet import DSNetConfig, train_predict
+
+    g = torch.Generator().manual_seed(0)
+    n = 16
+    labels = np.arange(n) % 2
+    x = (torch.randn(n, 1, 16, 16, 16, generator=g) * 0.3).numpy()
+    x[labels == 1, :, 5:11, 5:11, 5:11] += 1.0
+    masks = np.ones((n, 16, 16, 16), bool)
+    roi = x[:, 0, 5:11, 5:11, 5:11].mean((1, 2, 3))[:, None] + np.random.default_rng(0).normal(0, 0.3, (n, 1))
+    dc = DSNetConfig(channels=2, n_stages=1, input_pool=1, temperature=10.0, dropout=0.0, epochs=3, batch_size=4,
+                     lr=0.01, weight_decay=0.0, patience=0, mask_threshold=0.5, inner_folds=3)
+    train_idx, val_idx, test_idx = np.arange(8), np.arange(8, 11), np.arange(11, 16)
+    prob = train_predict(x, labels, train_idx, val_idx, dc, 0, tmp_path, np.arange(0), masks, test_idx, roi)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [0, 1, 2, 3]  # every epoch of every inner fold (no early stopping)
+    spec = json.loads((tmp_path / "specificity.json").read_text())
+    assert spec["epochs"] == history.loc[history["val_loss"].idxmin(), "epoch"]
+    assert prob.shape == (n,) and np.all((prob > 0) & (prob < 1))
+    # 11 development subjects, 5 of class 1: 3 folds; with only 2 of class 1 in train + val: 2 folds, still runs
+    few = np.array([0, 1, 2, 4, 6, 3])  # labels 0 1 0 0 0 1
+    train_predict(x, labels, few[:4], few[4:], dc, 0, tmp_path, np.arange(0), masks, test_idx, roi)
+    assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [0, 1, 2, 3]
