@@ -73,6 +73,7 @@ def test_inner_cross_validation_pools_every_development_subject_and_refits(tmp_p
     assert list(history["epoch"]) == [0, 1, 2, 3]  # every epoch of every inner fold (no early stopping)
     spec = json.loads((tmp_path / "specificity.json").read_text())
     assert spec["epochs"] == history.loc[history["val_loss"].idxmin(), "epoch"]
+    assert 1e-3 <= spec["start_C"] <= 10  # the start regression's L2 strength, cross-validated on the same grid
     assert prob.shape == (n,) and np.all((prob > 0) & (prob < 1))
     # 11 development subjects, 5 of class 1: 3 folds; with only 2 of class 1 in train + val: 2 folds, still runs
     few = np.array([0, 1, 2, 4, 6, 3])  # labels 0 1 0 0 0 1
