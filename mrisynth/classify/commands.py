@@ -74,7 +74,8 @@ def run_landmarks(args) -> int:
     mask = masks.mean(0) >= 0.5
     search = grey_matter_fraction(affine, mask.shape) >= lc["grey_matter"] if lc["grey_matter"] > 0 else None
     table, t = detect_landmarks(t1, is_a, None if is_a is None else ~is_a, mask, affine, lc["n"], lc["min_distance_mm"],
-                                lc["smooth_fwhm_mm"], score=score, search=search, adjust_global=lc["adjust_global"])
+                                lc["smooth_fwhm_mm"], score=score, search=search, adjust_global=lc["adjust_global"],
+                                direction=lc["direction"])
     if table.empty:
         raise InputError(f"landmarks fold {args.fold}: no local extremum found in the brain mask")
     with atomic_dir(out) as tmp:

@@ -119,17 +119,23 @@ def nearest_region(xyz: np.ndarray) -> list[str]:
     return [names[i] for i in dist.argmin(1)]
 
 
+#: the sign of the statistic a landmark may have: the map whose |.| extrema are searched
+DIRECTIONS = {"both": lambda t: t, "decrease": lambda t: np.minimum(t, 0), "increase": lambda t: np.maximum(t, 0)}
+
+
 def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray | None, mask: np.ndarray,
                      affine: np.ndarray, n: int, min_distance_mm: float, smooth_fwhm_mm: float = 0.0,
                      score: np.ndarray | None = None, search: np.ndarray | None = None,
-                     adjust_global: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+                     adjust_global: bool = False, direction: str = "both") -> tuple[pd.DataFrame, np.ndarray]:
     """Landmarks from T1 stack (N, X, Y, Z); returns (table, t map).
 
     With ``score`` (N,) the statistic is the disease-axis correlation over all N subjects (``axis_t_map``;
     with ``adjust_global`` a partial correlation given each subject's mean T1 in ``mask``: a global change,
     e.g. of the intensity normalisation by atrophy elsewhere, then yields no landmark), else the t-test of
     group ``is_a`` vs ``is_b``. The statistic is computed in ``mask`` (brain), the
-    extrema are searched in ``search`` (default: ``mask``; e.g. its grey matter).
+    extrema are searched in ``search`` (default: ``mask``; e.g. its grey matter), among those of one sign with
+    ``direction`` ``decrease`` (t < 0: darker with the disease score / in group a, as where atrophy replaces
+    grey matter by CSF) or ``increase`` (t > 0), or of either sign (``both``).
     Table columns: rank, i, j, k (voxel), x, y, z (template mm), t, p, region (nearest named ROI).
     """
     voxel_mm = np.sqrt((affine[:3, :3] ** 2).sum(0))
@@ -142,7 +148,9 @@ def detect_landmarks(t1: np.ndarray, is_a: np.ndarray | None, is_b: np.ndarray |
         t, p = axis_t_map(t1, score, mask, covariates)
     else:
         t, p = t_map(t1[is_a], t1[is_b], mask)
-    ijk = local_extrema(t, mask if search is None else search & mask, n, min_distance_mm, voxel_mm)
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, not {direction!r}")
+    ijk = local_extrema(DIRECTIONS[direction](t), mask if search is None else search & mask, n, min_distance_mm, voxel_mm)
     xyz = ijk @ affine[:3, :3].T + affine[:3, 3]
     table = pd.DataFrame({
         "rank": np.arange(1, len(ijk) + 1),

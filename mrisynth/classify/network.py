@@ -99,7 +99,9 @@ class LandmarkMIL(nn.Module):
         h = self.fuse(self.encoder(patches.flatten(0, 1)).reshape(b, n_l, -1))
         return h + self.embedding.weight[None]
 
-    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, patches: torch.Tensor, centred: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``centred``: the same patches at the exact landmarks, for the linear path, when ``patches`` are
+        jittered (augmentation is for the CNN; the regression's features must stay the ones it was fit on)."""
         h = self.instances(patches)
         if self.pooling == "attention":
             a = self.att_w(torch.tanh(self.att_v(h)) * torch.sigmoid(self.att_u(h))).squeeze(-1)
@@ -111,7 +113,8 @@ class LandmarkMIL(nn.Module):
         else:
             bag, idx = h.max(1)
             weights = F.one_hot(idx, h.shape[1]).float().mean(1)  # share of features each landmark won
-        return (self.head(bag) + self.linear(self.patch_means(patches))).squeeze(-1), weights
+        linear = self.linear(self.patch_means(patches if centred is None else centred))
+        return (self.head(bag) + linear).squeeze(-1), weights
 
     def patch_means(self, patches: torch.Tensor) -> torch.Tensor:
         """Centre-weighted mean of every patch, the linear path's input: (B, L * S * M)."""

@@ -61,17 +61,24 @@ def init_linear_path(model: LandmarkMIL, volumes: torch.Tensor, labels: np.ndarr
     (class-balanced, L2, C = 1, on standardised features): its weights go to the linear path, its intercept
     to the head's bias, and the head's weights to zero, so epoch 0 is exactly that regression and the CNN
     learns what the landmarks' intensities do not already say (a residual on the simplest baseline)."""
-    from sklearn.linear_model import LogisticRegression
-
     model.eval()
     means = torch.cat([model.patch_means(_patches(volumes[train_idx[i:i + nc.batch_size]], centres, nc, None))
                        for i in range(0, len(train_idx), nc.batch_size)]).double().numpy()
-    mu, sd = means.mean(0), means.std(0) + 1e-6
-    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit((means - mu) / sd, labels[train_idx])
-    w = lr.coef_[0] / sd
+    w, b = linear_start(means, labels[train_idx])
     model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
     model.head[-1].weight.zero_()
-    model.head[-1].bias.fill_(float(lr.intercept_[0] - (w * mu).sum()))
+    model.head[-1].bias.fill_(b)
+
+
+def linear_start(features: np.ndarray, labels: np.ndarray, C: float = 1.0) -> tuple[np.ndarray, float]:
+    """(weights, intercept) on the raw ``features`` (N, F) of the class-balanced L2 logistic regression fit
+    on the standardised features: the start of a network's linear path."""
+    from sklearn.linear_model import LogisticRegression
+
+    mu, sd = features.mean(0), features.std(0) + 1e-6
+    lr = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit((features - mu) / sd, labels)
+    w = lr.coef_[0] / sd
+    return w, float(lr.intercept_[0] - (w * mu).sum())
 
 
 def class_balanced_mean(loss: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -120,9 +127,10 @@ def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc
     return calibrated(predict_logits(model, volumes, centres, nc), calibration)
 
 
-def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray | None,
           centres: torch.Tensor, nc: NetConfig, seed: int, checkpoint: Path, extra_state: dict) -> tuple[LandmarkMIL, list[dict]]:
-    """Train on ``volumes[train_idx]`` (already normalised, (N, M, X, Y, Z)), early-stop on ``val_idx``.
+    """Train on ``volumes[train_idx]`` (already normalised, (N, M, X, Y, Z)), early-stop on ``val_idx``;
+    with ``val_idx`` None (the refit) all ``nc.epochs`` epochs run and the last weights are returned.
 
     ``checkpoint`` is rewritten atomically after every epoch with the full state; if it exists with the
     same ``extra_state`` (data and config fingerprint) training resumes from it. Returns the model with
@@ -143,12 +151,19 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": [],
              "best_model": copy.deepcopy(model.state_dict())}
     init_linear_path(model, volumes, labels, train_idx, centres, nc)
-    model.eval()
-    with torch.no_grad():  # epoch 0, the regression alone, is a candidate for early stopping too
-        val_logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
-                                for i in range(0, len(val_idx), nc.batch_size)])
-    state.update(best_loss=_balanced_loss(val_logits, y[val_idx]).item(), best_epoch=0,
-                 best_model=copy.deepcopy(model.state_dict()))
+
+    @torch.no_grad()
+    def val_loss() -> float | None:
+        if val_idx is None:
+            return None
+        model.eval()
+        logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
+                            for i in range(0, len(val_idx), nc.batch_size)])
+        return _balanced_loss(logits, y[val_idx]).item()
+
+    # epoch 0, the regression alone, is a candidate for early stopping too
+    state.update(best_loss=val_loss(), best_epoch=0, best_model=copy.deepcopy(model.state_dict()))
+    state["history"].append({"epoch": 0, "train_loss": None, "val_loss": state["best_loss"]})
     if checkpoint.exists():
         ck = torch.load(checkpoint, weights_only=True)
         if ck.get("extra_state") == extra_state:
@@ -160,7 +175,7 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
             log.info("resuming from %s at epoch %d", checkpoint, state["epoch"])
     bar = tqdm(range(state["epoch"], nc.epochs), desc="train", leave=False, initial=state["epoch"], total=nc.epochs)
     for epoch in bar:
-        if state["bad_epochs"] > nc.patience:
+        if val_idx is not None and state["bad_epochs"] > nc.patience:
             break
         model.train()
         order = train_idx[torch.multinomial(weights, len(train_idx), replacement=True, generator=gen).numpy()]
@@ -169,25 +184,24 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
             b = order[i:i + nc.batch_size]
             if len(b) < 2:  # batch norm needs two bags
                 continue
-            logits, _ = model(_patches(volumes[b], centres, nc, gen))
+            # jittered patches for the CNN; the linear path keeps the exact landmarks: with jittered patch means
+            # the start regression's training loss was 0.8-1.6 (0.6 without jitter) and the gradient moved it
+            # away from its fit, so validation loss only rose from epoch 0 (issue 17)
+            logits, _ = model(_patches(volumes[b], centres, nc, gen), _patches(volumes[b], centres, nc, None))
             loss = F.binary_cross_entropy_with_logits(logits, y[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        model.eval()
-        with torch.no_grad():
-            val_logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
-                                    for i in range(0, len(val_idx), nc.batch_size)])
-            val_loss = _balanced_loss(val_logits, y[val_idx]).item()
-        state["history"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val_loss})
-        if val_loss < state["best_loss"] - 1e-6:
-            state.update(best_loss=val_loss, best_epoch=epoch + 1, bad_epochs=0,
+        loss_val = val_loss()
+        state["history"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": loss_val})
+        if loss_val is None or loss_val < state["best_loss"] - 1e-6:  # the refit keeps its last epoch
+            state.update(best_loss=loss_val, best_epoch=epoch + 1, bad_epochs=0,
                          best_model=copy.deepcopy(model.state_dict()))
         else:
             state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
-        bar.set_postfix(train=f"{np.mean(losses):.3f}", val=f"{val_loss:.3f}")
+        bar.set_postfix(train=f"{np.mean(losses):.3f}", val=f"{loss_val}")
         with atomic_path(checkpoint) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
                         "torch_rng": torch.get_rng_state(), "state": state, "extra_state": extra_state}, tmp)

@@ -1,9 +1,11 @@
 """Landmark network, training and the classify command on the tiny planted cohort."""
 
+import json
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mrisynth.classify.network import LandmarkMIL, extract_patches
 from mrisynth.cohort.splits import load_split
@@ -52,7 +54,8 @@ def test_training_learns_resumes_bit_exactly_and_is_seeded(tmp_path):
     tr, va = np.arange(14), np.arange(14, 20)
     torch.manual_seed(0)
     model, hist = train(x, labels, tr, va, centres, NC, seed=1, checkpoint=tmp_path / "a.pt", extra_state={"k": 1})
-    assert len(hist) == 5 and hist[-1]["train_loss"] < hist[0]["train_loss"]
+    # epoch 0: the start (the regression on the patch means, no training loss), then 5 epochs
+    assert [h["epoch"] for h in hist] == list(range(6)) and hist[-1]["train_loss"] < hist[1]["train_loss"]
     prob = predict(model, x, centres, NC)
     assert prob[va][labels[va] == 1].min() > prob[va][labels[va] == 0].max()  # separable planted signal
     # interrupted after 3 epochs, resumed to 5: the same weights as the uninterrupted run
@@ -65,7 +68,7 @@ def test_training_learns_resumes_bit_exactly_and_is_seeded(tmp_path):
     # a checkpoint of other data is not resumed from
     torch.manual_seed(0)
     _, hist_c = train(x, labels, tr, va, centres, NetConfig(**{**NC.__dict__, "epochs": 2}), 1, tmp_path / "b.pt", {"k": 2})
-    assert len(hist_c) == 2
+    assert len(hist_c) == 3
 
 
 def _run(c, fold, scenario, classifier):
@@ -92,6 +95,10 @@ def test_classify_scenarios_share_test_subjects(cohort):
     assert lm["prob"].between(0, 1).all()
     out = c["results"] / "classify" / "landmark" / "mri+zero_fill" / "fold-1"
     assert (out / "checkpoint.pt").exists() and len(pd.read_csv(out / "history.csv")) >= 1
+    # epochs chosen on the validation subjects (the argmin of history's val_loss), then refit on train + val
+    cal, history = json.loads((out / "calibration.json").read_text()), pd.read_csv(out / "history.csv")
+    assert cal["epochs"] == history.loc[history["val_loss"].idxmin(), "epoch"]
+    assert cal["refit_subjects"] == len(split.train) + len(split.val) and (out / "checkpoint-refit.pt").exists()
     again = _run(c, 1, "mri+zero_fill", "landmark")  # resumes the finished checkpoint: same predictions
     assert np.array_equal(again["prob"].to_numpy(), lm["prob"].to_numpy())
 
@@ -184,3 +191,28 @@ def test_linear_imputation_scenario_fits_the_training_subjects_only(cohort, monk
     assert fitted == [len(set(split.train) & with_pet)]
     assert list(linear["participant_id"]) == list(mean["participant_id"])
     assert not np.array_equal(linear["prob"].to_numpy(), mean["prob"].to_numpy())
+
+
+def test_jitter_augments_the_cnn_not_the_linear_path(tmp_path):
+    """The start regression was fit on the patch means at the exact landmarks; jittered patch means in its path
+    made the training loss 3-5x the start's on the demo and training moved away from the fit (issue 17). With a
+    negligible learning rate, the first epoch's training loss must be the start's loss on the resampled batches."""
+    from mrisynth.classify.train import _patches, init_linear_path, make_model
+
+    x, labels, centres = _toy()
+    tr, va = np.arange(14), np.arange(14, 20)
+    nc = NetConfig(**{**NC.__dict__, "epochs": 1, "lr": 1e-9, "jitter": 2})
+    _, hist = train(x, labels, tr, va, centres, nc, seed=3, checkpoint=tmp_path / "j.pt", extra_state={})
+    start = make_model(nc, len(centres), 1)
+    init_linear_path(start, x, labels, tr, centres, nc)
+    start.eval()
+    with torch.no_grad():
+        logits = start(_patches(x, centres, nc, None))[0]
+    # the epoch's resampling, replayed: the generator's first draw is the class-balanced order
+    counts = np.bincount(labels[tr], minlength=2)
+    weights = torch.as_tensor(1.0 / counts[labels[tr]], dtype=torch.float64)
+    order = tr[torch.multinomial(weights, len(tr), replacement=True, generator=torch.Generator().manual_seed(3)).numpy()]
+    y = torch.tensor(labels, dtype=torch.float32)
+    expected = np.mean([F.binary_cross_entropy_with_logits(logits[order[i:i + nc.batch_size]], y[order[i:i + nc.batch_size]]).item()
+                        for i in range(0, len(order), nc.batch_size) if len(order[i:i + nc.batch_size]) >= 2])
+    assert hist[1]["train_loss"] == pytest.approx(expected, rel=1e-4)
