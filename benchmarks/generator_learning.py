@@ -59,7 +59,37 @@ def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, orac
         t1n = mapping.t1_to_net(t1)
         pairs.append((t1n, mapping.pet_to_net(pet, t1n)))
     val = [] if all_truth else fs.val
-    return mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi
+    # every training subject's T1 and disease stage (PET or not), for --severity-head; test subjects' for scoring
+    dev = [s for s in fs.train + fs.val + fs.impute if s.split == "train" or (all_truth and s.split == "val")]
+    labelled = lambda subjects: [(mapping.t1_to_net(load_array(s.paths.t1)[0]), STAGE[s.diagnosis]) for s in subjects]  # noqa: E731
+    return mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi, labelled(dev), labelled(fs.test)
+
+
+#: disease stage on [0, 1] from the diagnosis: the --severity-head's training target
+STAGE = {"NC": 0.0, "sMCI": 1 / 3, "pMCI": 2 / 3, "AD": 1.0}
+
+
+class SeverityUnet(torch.nn.Module):
+    """U-Net with two output maps and a subject-level severity s(x) from a small position-aware encoder:
+    PET residual = map0 + s(x) * map1. s is also trained to predict every training subject's disease stage
+    (PET or not), so the subject-level path learns from the labels what the voxel loss does not surface."""
+
+    def __init__(self, unet: torch.nn.Module, width: int = 8):
+        super().__init__()
+        from torch import nn
+
+        self.unet = unet
+        self.encoder = nn.Sequential(
+            nn.Conv3d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv3d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv3d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool3d(4), nn.Flatten(),
+            nn.Dropout(0.5), nn.Linear(4 * width * 64, 1))
+
+    def severity(self, x):
+        return self.encoder(x)[:, 0]
+
+    def forward(self, x):
+        out = self.unet(x)
+        return out[:, :1] + self.severity(x).view(-1, 1, 1, 1, 1) * out[:, 1:]
 
 
 def pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple]:
@@ -85,6 +115,17 @@ def scores(net, mapping, subjects, roi, multiple) -> str:
     return f"meta-ROI RMSE {np.sqrt(np.mean(np.square(errs))):.4f} brain MAE {np.mean(mae):.4f}"
 
 
+def stage_fit(net, subjects, multiple) -> str:
+    """Spearman of the severity path's output with the disease stage on the test subjects (--severity-head)."""
+    if not isinstance(net, SeverityUnet):
+        return ""
+    from scipy.stats import spearmanr
+
+    with torch.no_grad():
+        s = [float(net.severity(pad(t, multiple)[0])) for t, _ in subjects]
+    return f"; test stage Spearman {spearmanr(s, [v for _, v in subjects])[0]:.2f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", type=Path, default=Path("results"))
@@ -98,6 +139,9 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--loss", default="l1", choices=["l1", "mse"])
+    ap.add_argument("--shuffle-stages", action="store_true", help="negative control: permute the stage labels")
+    ap.add_argument("--severity-head", type=float, default=0.0,
+                    help="> 0: add the subject-level severity path, its stage loss with this weight")
     ap.add_argument("--oracle-targets", action="store_true",
                     help="known-signal case: train and score against the phantom's achievable PET (no unpredictable part)")
     ap.add_argument("--all-truth", action="store_true", help="train on every non-test subject's true PET (probe of data size)")
@@ -110,10 +154,16 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     cfg = yaml.safe_load(args.config.read_text())
-    mapping, pairs, val, test, roi = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
+    mapping, pairs, val, test, roi, dev, test_stage = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
     multiple = 2 ** args.num_downs
-    net = init_weights(UnetGenerator(1, 1, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
+    out_c = 2 if args.severity_head else 1
+    net = init_weights(UnetGenerator(1, out_c, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
     start_at_template(net)
+    if args.severity_head:
+        net = SeverityUnet(net)
+    if args.shuffle_stages:  # negative control: the stage labels permuted among the training subjects
+        perm = np.random.default_rng(args.seed + 1).permutation(len(dev))
+        dev = [(t, dev[int(j)][1]) for (t, _), j in zip(dev, perm)]
     opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.5, 0.999))
     print(f"fold {args.fold}: {len(pairs)} train, {len(val)} val, {len(test)} test; norm {args.norm}, lr {args.lr}, "
           f"loss {args.loss}; meta-ROI {int(roi.sum())} voxels", flush=True)
@@ -130,6 +180,10 @@ def main() -> None:
         x = (x * scale + (2 * rng.random() - 1) * 0.02).clamp(-1, 1)
         diff = net(x) - y
         loss = diff.abs().mean() if args.loss == "l1" else diff.square().mean()
+        if args.severity_head:  # a batch of 4 labelled training T1s (PET or not) for the severity path
+            batch = [dev[int(i)] for i in rng.integers(len(dev), size=4)]
+            xs = torch.cat([pad(t, multiple)[0] for t, _ in batch])
+            loss = loss + args.severity_head * (net.severity(xs) - torch.tensor([v for _, v in batch])).square().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -137,7 +191,8 @@ def main() -> None:
         if step % args.every == 0:
             net.eval()
             print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; val {scores(net, mapping, val, roi, multiple)}; "
-                  f"test {scores(net, mapping, test, roi, multiple)}  ({time.process_time() - t0:.0f} CPU-s)", flush=True)
+                  f"test {scores(net, mapping, test, roi, multiple)}{stage_fit(net, test_stage, multiple)}  "
+                  f"({time.process_time() - t0:.0f} CPU-s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def train_and_impute(cfg: dict, model: str, tree: Path, fold: int, steps: int | 
     from mrisynth.synthesis.train import train_fold
 
     manifest = tree / "manifest" / "manifest.csv"
-    settings = model_settings(cfg, model, steps=steps, samples=0)
+    settings = model_settings(cfg, model, steps=steps)  # imputed as the pipeline does (K draws: their mean)
     train_fold(cfg, settings, tree, manifest, fold, progress=False)
     impute_fold(cfg, settings, tree, manifest, fold, progress=False, source=cfg["synthesis"]["sample_source"])
     return imputed_dir(tree, model, fold)
