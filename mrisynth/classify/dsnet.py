@@ -113,11 +113,10 @@ def train_predict(volumes: np.ndarray, labels: np.ndarray, train_idx: np.ndarray
     with atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
     seed_everything(seed)
-    model, _, _ = _fit(x, feats, brain, labels, np.concatenate([train_idx, val_idx]), None, dc, best_epoch, seed,
-                       roi_C, logits_of)
+    model, _, _ = _fit(x, feats, brain, labels, dev, None, dc, best_epoch, seed, roi_C, logits_of)
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save({"state": model.state_dict(), "config": dc.__dict__, "epochs": best_epoch,
-                    "refit_subjects": len(train_idx) + len(val_idx)}, tmp)
+                    "refit_subjects": len(dev)}, tmp)
     net = model.net
     logits = logits_of(model, np.arange(len(x))).numpy().astype(float)
     with torch.no_grad():

@@ -150,7 +150,6 @@ def _dsnet(cfg, volumes, masks, affine, zero, real_pet, labels, train_idx, val_i
     import torch
 
     from mrisynth.classify.dsnet import DSNetConfig, train_predict
-
     from mrisynth.classify.regional import regional_features
 
     torch.set_num_threads(threads)
