@@ -62,7 +62,8 @@ def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, orac
     # every training subject's T1 and disease stage (PET or not), for --severity-head; test subjects' for scoring
     dev = [s for s in fs.train + fs.val + fs.impute if s.split == "train" or (all_truth and s.split == "val")]
     labelled = lambda subjects: [(mapping.t1_to_net(load_array(s.paths.t1)[0]), STAGE[s.diagnosis]) for s in subjects]  # noqa: E731
-    return mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi, labelled(dev), labelled(fs.test)
+    return (mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi, labelled(dev), labelled(fs.test),
+            labelled(fs.val))
 
 
 #: disease stage on [0, 1] from the diagnosis: the --severity-head's training target
@@ -74,11 +75,14 @@ class SeverityUnet(torch.nn.Module):
     PET residual = map0 + s(x) * map1. s is also trained to predict every training subject's disease stage
     (PET or not), so the subject-level path learns from the labels what the voxel loss does not surface."""
 
-    def __init__(self, unet: torch.nn.Module, width: int = 8):
+    def __init__(self, unet: torch.nn.Module, width: int = 8, pattern_shape: tuple | None = None):
         super().__init__()
         from torch import nn
 
         self.unet = unet
+        # pattern_shape: map1 is a free template-space map (zero at the start; volumes are in template space)
+        # instead of the U-Net's second output channel
+        self.pattern = nn.Parameter(torch.zeros(1, 1, *pattern_shape)) if pattern_shape else None
         self.encoder = nn.Sequential(
             nn.Conv3d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv3d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
             nn.Conv3d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool3d(4), nn.Flatten(),
@@ -89,7 +93,8 @@ class SeverityUnet(torch.nn.Module):
 
     def forward(self, x):
         out = self.unet(x)
-        return out[:, :1] + self.severity(x).view(-1, 1, 1, 1, 1) * out[:, 1:]
+        map1 = out[:, 1:] if self.pattern is None else self.pattern
+        return out[:, :1] + self.severity(x).view(-1, 1, 1, 1, 1) * map1
 
 
 def pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple]:
@@ -126,6 +131,38 @@ def stage_fit(net, subjects, multiple) -> str:
     return f"; test stage Spearman {spearmanr(s, [v for _, v in subjects])[0]:.2f}"
 
 
+def pretrain_severity(net, dev, val_stage, multiple, steps, lr, seed, test_stage, every=25) -> None:
+    """Train the severity encoder alone on the stage labels (batches of 4 training T1s), keep the step with the
+    lowest validation stage MSE, then freeze it: the maps are then fit to PET given an honest T1 severity."""
+    import copy
+
+    enc, rng = net.encoder, np.random.default_rng(seed + 7)
+    opt = torch.optim.Adam(enc.parameters(), lr=lr, betas=(0.5, 0.999))
+    xs_val = torch.cat([pad(t, multiple)[0] for t, _ in val_stage])
+    y_val = torch.tensor([v for _, v in val_stage])
+    best = (float("inf"), 0, copy.deepcopy(enc.state_dict()))
+    for step in range(1, steps + 1):
+        enc.train()
+        batch = [dev[int(i)] for i in rng.integers(len(dev), size=4)]
+        xs = torch.cat([pad(t, multiple)[0] for t, _ in batch])
+        loss = (net.severity(xs) - torch.tensor([v for _, v in batch])).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % every == 0:
+            enc.eval()
+            with torch.no_grad():
+                mse = float((net.severity(xs_val) - y_val).square().mean())
+            if mse < best[0]:
+                best = (mse, step, copy.deepcopy(enc.state_dict()))
+    enc.load_state_dict(best[2])
+    enc.eval()
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    print(f"severity path: best validation stage MSE {best[0]:.4f} at step {best[1]} of {steps}"
+          f"{stage_fit(net, test_stage, multiple)}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", type=Path, default=Path("results"))
@@ -142,6 +179,13 @@ def main() -> None:
     ap.add_argument("--shuffle-stages", action="store_true", help="negative control: permute the stage labels")
     ap.add_argument("--severity-head", type=float, default=0.0,
                     help="> 0: add the subject-level severity path, its stage loss with this weight")
+    ap.add_argument("--pretrain-severity", type=int, default=0,
+                    help="> 0: train the severity path alone on the stage labels for up to this many steps, keep its "
+                         "step best by validation stage MSE, freeze it, then train the maps (needs --severity-head)")
+    ap.add_argument("--multiscale", type=float, default=0.0,
+                    help="> 0: add this weight times the L1 of 4^3- and 8^3-voxel block means (regional offsets)")
+    ap.add_argument("--pattern", action="store_true",
+                    help="with --severity-head: the severity's map is a free template-space map, not a U-Net output")
     ap.add_argument("--oracle-targets", action="store_true",
                     help="known-signal case: train and score against the phantom's achievable PET (no unpredictable part)")
     ap.add_argument("--all-truth", action="store_true", help="train on every non-test subject's true PET (probe of data size)")
@@ -154,17 +198,19 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     cfg = yaml.safe_load(args.config.read_text())
-    mapping, pairs, val, test, roi, dev, test_stage = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
+    mapping, pairs, val, test, roi, dev, test_stage, val_stage = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
     multiple = 2 ** args.num_downs
-    out_c = 2 if args.severity_head else 1
+    out_c = 2 if args.severity_head and not args.pattern else 1
     net = init_weights(UnetGenerator(1, out_c, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
     start_at_template(net)
     if args.severity_head:
-        net = SeverityUnet(net)
+        net = SeverityUnet(net, pattern_shape=tuple(pad(pairs[0][0], multiple)[0].shape[2:]) if args.pattern else None)
     if args.shuffle_stages:  # negative control: the stage labels permuted among the training subjects
         perm = np.random.default_rng(args.seed + 1).permutation(len(dev))
         dev = [(t, dev[int(j)][1]) for (t, _), j in zip(dev, perm)]
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    if args.pretrain_severity:
+        pretrain_severity(net, dev, val_stage, multiple, args.pretrain_severity, args.lr, args.seed, test_stage)
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr, betas=(0.5, 0.999))
     print(f"fold {args.fold}: {len(pairs)} train, {len(val)} val, {len(test)} test; norm {args.norm}, lr {args.lr}, "
           f"loss {args.loss}; meta-ROI {int(roi.sum())} voxels", flush=True)
     print(f"step 0: val {scores(net.eval(), mapping, val, roi, multiple)}; test {scores(net, mapping, test, roi, multiple)} "
@@ -173,14 +219,20 @@ def main() -> None:
     losses = []
     for step in range(1, args.steps + 1):
         net.train()
+        if args.pretrain_severity:
+            net.encoder.eval()  # frozen: no dropout
         t1n, target = pairs[int(rng.integers(len(pairs)))]
         x, _ = pad(t1n, multiple)
         y, _ = pad(target, multiple)
         scale = 1.0 + (2 * rng.random() - 1) * 0.05
         x = (x * scale + (2 * rng.random() - 1) * 0.02).clamp(-1, 1)
-        diff = net(x) - y
+        pred = net(x)
+        diff = pred - y
         loss = diff.abs().mean() if args.loss == "l1" else diff.square().mean()
-        if args.severity_head:  # a batch of 4 labelled training T1s (PET or not) for the severity path
+        for k in (4, 8) if args.multiscale else ():  # L1 of regional means: voxel noise averages out, offsets stay
+            pooled = torch.nn.functional.avg_pool3d(pred, k) - torch.nn.functional.avg_pool3d(y, k)
+            loss = loss + args.multiscale * pooled.abs().mean()
+        if args.severity_head and not args.pretrain_severity:  # a batch of 4 labelled training T1s (PET or not) for the severity path
             batch = [dev[int(i)] for i in rng.integers(len(dev), size=4)]
             xs = torch.cat([pad(t, multiple)[0] for t, _ in batch])
             loss = loss + args.severity_head * (net.severity(xs) - torch.tensor([v for _, v in batch])).square().mean()
