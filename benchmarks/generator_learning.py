@@ -184,6 +184,8 @@ def main() -> None:
                          "step best by validation stage MSE, freeze it, then train the maps (needs --severity-head)")
     ap.add_argument("--multiscale", type=float, default=0.0,
                     help="> 0: add this weight times the L1 of 4^3- and 8^3-voxel block means (regional offsets)")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="> 0: score an exponential moving average of the weights with this decay (against oscillation)")
     ap.add_argument("--pattern", action="store_true",
                     help="with --severity-head: the severity's map is a free template-space map, not a U-Net output")
     ap.add_argument("--oracle-targets", action="store_true",
@@ -215,6 +217,9 @@ def main() -> None:
           f"loss {args.loss}; meta-ROI {int(roi.sum())} voxels", flush=True)
     print(f"step 0: val {scores(net.eval(), mapping, val, roi, multiple)}; test {scores(net, mapping, test, roi, multiple)} "
           "(the linear map)", flush=True)
+    import copy
+
+    scored = copy.deepcopy(net) if args.ema else net  # what is scored: the EMA copy, or the net itself
     rng, t0 = np.random.default_rng(args.seed), time.process_time()
     losses = []
     for step in range(1, args.steps + 1):
@@ -240,10 +245,16 @@ def main() -> None:
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
+        if args.ema:
+            with torch.no_grad():
+                for e, p in zip(scored.parameters(), net.parameters()):
+                    e.lerp_(p, 1.0 - args.ema)
+                for e, b in zip(scored.buffers(), net.buffers()):
+                    e.copy_(b)
         if step % args.every == 0:
-            net.eval()
-            print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; val {scores(net, mapping, val, roi, multiple)}; "
-                  f"test {scores(net, mapping, test, roi, multiple)}{stage_fit(net, test_stage, multiple)}  "
+            scored.eval()
+            print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; val {scores(scored, mapping, val, roi, multiple)}; "
+                  f"test {scores(scored, mapping, test, roi, multiple)}{stage_fit(scored, test_stage, multiple)}  "
                   f"({time.process_time() - t0:.0f} CPU-s)", flush=True)
 
 
