@@ -15,6 +15,7 @@ as the reference, so a variant that learns shows a falling meta-ROI RMSE on held
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
@@ -131,11 +132,16 @@ def stage_fit(net, subjects, multiple) -> str:
     return f"; test stage Spearman {spearmanr(s, [v for _, v in subjects])[0]:.2f}"
 
 
+def stage_loss(net, dev, rng, multiple) -> torch.Tensor:
+    """MSE of the severity path against the disease stage on 4 random labelled training T1s (PET or not)."""
+    batch = [dev[int(i)] for i in rng.integers(len(dev), size=4)]
+    xs = torch.cat([pad(t, multiple)[0] for t, _ in batch])
+    return (net.severity(xs) - torch.tensor([v for _, v in batch])).square().mean()
+
+
 def pretrain_severity(net, dev, val_stage, multiple, steps, lr, seed, test_stage, every=25) -> None:
     """Train the severity encoder alone on the stage labels (batches of 4 training T1s), keep the step with the
     lowest validation stage MSE, then freeze it: the maps are then fit to PET given an honest T1 severity."""
-    import copy
-
     enc, rng = net.encoder, np.random.default_rng(seed + 7)
     opt = torch.optim.Adam(enc.parameters(), lr=lr, betas=(0.5, 0.999))
     xs_val = torch.cat([pad(t, multiple)[0] for t, _ in val_stage])
@@ -143,9 +149,7 @@ def pretrain_severity(net, dev, val_stage, multiple, steps, lr, seed, test_stage
     best = (float("inf"), 0, copy.deepcopy(enc.state_dict()))
     for step in range(1, steps + 1):
         enc.train()
-        batch = [dev[int(i)] for i in rng.integers(len(dev), size=4)]
-        xs = torch.cat([pad(t, multiple)[0] for t, _ in batch])
-        loss = (net.severity(xs) - torch.tensor([v for _, v in batch])).square().mean()
+        loss = stage_loss(net, dev, rng, multiple)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -196,6 +200,7 @@ def main() -> None:
     import yaml
 
     from mrisynth.synthesis.train import start_at_template
+    from mrisynth.zoo.base import ema_update
     from mrisynth.zoo.nets import UnetGenerator, init_weights
 
     torch.manual_seed(args.seed)
@@ -217,8 +222,6 @@ def main() -> None:
           f"loss {args.loss}; meta-ROI {int(roi.sum())} voxels", flush=True)
     print(f"step 0: val {scores(net.eval(), mapping, val, roi, multiple)}; test {scores(net, mapping, test, roi, multiple)} "
           "(the linear map)", flush=True)
-    import copy
-
     scored = copy.deepcopy(net) if args.ema else net  # what is scored: the EMA copy, or the net itself
     rng, t0 = np.random.default_rng(args.seed), time.process_time()
     losses = []
@@ -237,20 +240,14 @@ def main() -> None:
         for k in (4, 8) if args.multiscale else ():  # L1 of regional means: voxel noise averages out, offsets stay
             pooled = torch.nn.functional.avg_pool3d(pred, k) - torch.nn.functional.avg_pool3d(y, k)
             loss = loss + args.multiscale * pooled.abs().mean()
-        if args.severity_head and not args.pretrain_severity:  # a batch of 4 labelled training T1s (PET or not) for the severity path
-            batch = [dev[int(i)] for i in rng.integers(len(dev), size=4)]
-            xs = torch.cat([pad(t, multiple)[0] for t, _ in batch])
-            loss = loss + args.severity_head * (net.severity(xs) - torch.tensor([v for _, v in batch])).square().mean()
+        if args.severity_head and not args.pretrain_severity:
+            loss = loss + args.severity_head * stage_loss(net, dev, rng, multiple)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
         if args.ema:
-            with torch.no_grad():
-                for e, p in zip(scored.parameters(), net.parameters()):
-                    e.lerp_(p, 1.0 - args.ema)
-                for e, b in zip(scored.buffers(), net.buffers()):
-                    e.copy_(b)
+            ema_update(scored, net, args.ema)
         if step % args.every == 0:
             scored.eval()
             print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; val {scores(scored, mapping, val, roi, multiple)}; "

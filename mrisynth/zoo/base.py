@@ -74,6 +74,15 @@ from .nets.bf16_guard import guard_bf16_convs
 LossFn = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor | float]]]
 
 
+@torch.no_grad()
+def ema_update(shadow: nn.Module, live: nn.Module, decay: float) -> None:
+    """One step of an exponential moving average of ``live``'s parameters into ``shadow`` (buffers copied)."""
+    for ps, pl in zip(shadow.parameters(), live.parameters()):
+        ps.lerp_(pl.detach(), 1.0 - decay)
+    for bs, bl in zip(shadow.buffers(), live.buffers()):
+        bs.copy_(bl)
+
+
 class ZooModel:
     """Owns nets, optimizers, schedulers and extra state; see the module docstring for the contract."""
 
@@ -193,14 +202,9 @@ class ZooModel:
         if self.ema:
             self.update_ema()
 
-    @torch.no_grad()
     def update_ema(self) -> None:
         for name, shadow in self.ema.items():
-            live = self.nets[name]
-            for ps, pl in zip(shadow.parameters(), live.parameters()):
-                ps.lerp_(pl.detach(), 1.0 - self.ema_decay)
-            for bs, bl in zip(shadow.buffers(), live.buffers()):
-                bs.copy_(bl)
+            ema_update(shadow, self.nets[name], self.ema_decay)
 
     def net_for_sampling(self, name: str) -> nn.Module:
         """The EMA copy of ``name`` when the trainer keeps one, else the live net."""
