@@ -15,6 +15,8 @@ from mrisynth.errors import InputError
 #: task name -> (positive diagnosis, negative diagnosis)
 TASKS = {"pMCI_vs_sMCI": ("pMCI", "sMCI"), "AD_vs_NC": ("AD", "NC")}
 POSITIVE = {"pMCI", "AD"}
+#: disease stage on [0, 1] by diagnosis: what the synthesis severity path learns to read from the MRI
+DISEASE_STAGE = {"NC": 0.0, "sMCI": 1 / 3, "pMCI": 2 / 3, "AD": 1.0}
 
 
 def read_cohort(manifest_path: str | Path) -> pd.DataFrame:

@@ -134,3 +134,21 @@ class VolumePairs(Dataset):
             shift = (2 * torch.rand(()) - 1) * self.intensity_shift
             mri = (mri * scale + shift).clamp(-1.0, 1.0)
         return mri.contiguous(), pet.contiguous()
+
+
+class StagedPairs(Dataset):
+    """Items of ``pairs`` with ``k`` labelled MRIs appended, for the generator's severity path: (k, C, X, Y, Z)
+    images drawn at random (global torch RNG, so a resumed run draws the same) from ``images`` (C, X, Y, Z),
+    and their disease stages (k,)."""
+
+    def __init__(self, pairs: Dataset, images: list[torch.Tensor], stages: list[float], k: int = 4):
+        if not images or len(images) != len(stages):
+            raise ValueError(f"{len(images)} labelled images but {len(stages)} stages: need as many, at least one")
+        self.pairs, self.images, self.stages, self.k = pairs, images, torch.tensor(stages, dtype=torch.float32), k
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int):
+        pick = torch.randint(len(self.images), (self.k,))
+        return (*self.pairs[i], torch.stack([self.images[int(j)] for j in pick]), self.stages[pick])

@@ -10,7 +10,8 @@ to let the DSNet diagnose correctly from the synthetic PET.
 Schedule (all inside ``train_step``, so the zoo trainer's resume, checkpoints and bf16 apply): the first
 ``pretrain_steps`` steps train only the DSNet on real (MRI, PET, label) of the training subjects; then
 each step updates D, G and, every ``dsnet_every`` steps, the DSNet on the real pair (joint training).
-Batches are ``(mri, pet, label)``; :class:`LabelledPairs` adds the label to the synthesis training pairs.
+Batches are ``(mri, pet, label)`` (then the severity path's two items, with ``severity_weight``);
+:class:`LabelledPairs` adds the label to the synthesis training pairs.
 
 Measured on the 24^3 test phantom (48 subjects, fold 0 of 3, 300 steps): with the feature loss from the
 first joint step (weight 1 or 10, DSNet joint or frozen) the generator never left its initial output
@@ -98,7 +99,7 @@ class FGAN(Pix2Pix):
             total = total + diff.mean()
         return total / len(self.feature_layers)
 
-    def g_loss(self, a, b, y=None, *_):
+    def g_loss(self, a, b, y=None, *extra):
         fake, rec, logs = self.reconstruction(a, b)  # Pix2Pix's L1 (or energy score with its diversity option)
         adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
         loss = self.gan_weight * adv + self.lambda_l1 * rec
@@ -113,18 +114,18 @@ class FGAN(Pix2Pix):
                 cls = F.cross_entropy(self.nets["C"](a.float(), fake.float()), y)
             loss = loss + self.cls_weight * cls
             logs["g_cls"] = cls.detach()
-        return loss, logs
+        return self.add_stage_loss(loss, logs, extra)  # Pix2Pix's severity path, if configured
 
     # ----------------------------------------------------------------- schedule
     def train_step(self, batch):
-        a, b, y = self.prepare(batch)[:3]
+        a, b, y, *extra = self.prepare(batch)  # extra: the severity path's (labelled images, stages), if any
         if self._preview is None:
             self._preview = (a[:8].detach().clone(), b[:8].detach().clone())
         self.train()
         if self.iteration < self.pretrain_steps:
             return self.optimize("C", self.c_loss, a, b, y)
         logs = self.optimize("D", self.d_loss, a, b)
-        logs.update(self.optimize("G", self.g_loss, a, b, y))
+        logs.update(self.optimize("G", self.g_loss, a, b, y, *extra))
         if (self.iteration - self.pretrain_steps) % self.dsnet_every == 0:
             logs.update(self.optimize("C", self.c_loss, a, b, y))
         return logs

@@ -150,6 +150,7 @@ def start_at_template(generator: torch.nn.Module) -> None:
     residual mode that is the population template, and training starts from the baseline it must beat
     instead of from the template plus random-weight noise (tanh(0) = 0; the layer still gets gradients)."""
     generator = getattr(generator, "mean_net", generator)  # additive sampler: its noise term keeps its init (spread from step 0)
+    generator = getattr(generator, "maps", generator)  # severity path: both maps start at 0, its encoder keeps its init
     convs = [m for m in generator.modules() if getattr(m, "weight", None) is not None and m.weight.dim() >= 4]
     if not convs:
         raise ValueError(f"{type(generator).__name__} has no convolution to zero")
@@ -157,6 +158,19 @@ def start_at_template(generator: torch.nn.Module) -> None:
         convs[-1].weight.zero_()
         if getattr(convs[-1], "bias", None) is not None:
             convs[-1].bias.zero_()
+
+
+def staged(pairs, fs, mapping: IntensityMapping, multiple: int):
+    """``pairs`` with labelled MRIs for the severity path: every training-split subject, PET or not, with the
+    disease stage of its diagnosis (never a validation or test subject)."""
+    from mrisynth.cohort.table import DISEASE_STAGE
+    from mrisynth.synthesis.data import StagedPairs, pad_to_multiple
+    from mrisynth.synthesis.subjects import require_files
+
+    labelled = fs.train + [s for s in fs.impute if s.split == "train"]
+    require_files(labelled, "t1")
+    images = [pad_to_multiple(mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None], multiple)[0][0] for s in labelled]
+    return StagedPairs(pairs, images, [DISEASE_STAGE[s.diagnosis] for s in labelled])
 
 
 def resolve_device(name: str) -> str:
@@ -207,6 +221,8 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
         from mrisynth.synthesis.fgan import LabelledPairs
 
         pairs = LabelledPairs(pairs, [int(s.diagnosis in POSITIVE) for s in fs.train])
+    if float(settings.net.get("severity_weight", 0.0)):  # the generator's severity path: labelled MRIs in every batch
+        pairs = staged(pairs, fs, mapping, multiple)
     val = []
     for s in fs.val[: sc["val_subjects"]]:
         pet, mask = load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0

@@ -20,6 +20,11 @@ deterministic generator for the mean plus an odd-in-the-noise term from a second
 ``noise_ngf``, noise mode ``noise``), so the spread the energy score teaches cannot shift the mean, and the
 adversarial term acts on the noise term only (the mean is learned by the energy score: its gradient on the
 mean is that of L1 on the two draws); ``'joint'`` (default) injects the noise into the one generator.
+
+``severity_weight > 0`` gives the (mean) generator a subject-level path
+(:class:`mrisynth.zoo.nets.severity.SeverityPath`: map0 + s(x) * map1) and adds ``severity_weight`` times the
+MSE of s against the disease stage of labelled images that each batch carries as its last two items
+(images (N, k, C, *spatial), stages (N, k)); weigh it like the reconstruction term (``lambda_l1``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from mrisynth.zoo.base import AdversarialModel
 from mrisynth.zoo.losses import discriminator_loss, generator_loss, l1_loss
 from mrisynth.zoo.nets import PatchGAN, ResnetGenerator, UnetGenerator, init_weights
 from mrisynth.zoo.nets.noise import MeanPlusOddNoise, check_noise
+from mrisynth.zoo.nets.severity import SeverityPath, severity_path
 from mrisynth.zoo.registry import register
 from mrisynth.zoo.schedules import linear_decay
 
@@ -44,7 +50,9 @@ def energy_score(fake: torch.Tensor, other: torch.Tensor, target: torch.Tensor, 
 
 
 def build_generator(kind: str, in_channels: int, out_channels: int, ngf: int, norm: str, spatial_dims: int, use_dropout: bool, n_blocks: int, num_downs: int,
-                    noise: str = "none", noise_channels: int = 1, sampler: str = "joint", noise_ngf: int | None = None):
+                    noise: str = "none", noise_channels: int = 1, sampler: str = "joint", noise_ngf: int | None = None,
+                    severity_width: int = 0):
+    """``severity_width > 0``: the (mean) generator gets a SeverityPath with an encoder of that width."""
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     if sampler == "additive":
@@ -52,7 +60,12 @@ def build_generator(kind: str, in_channels: int, out_channels: int, ngf: int, no
             raise ValueError("sampler='additive' needs noise='channels' or 'layers' for its noise generator")
         args = (kind, in_channels, out_channels)
         rest = (norm, spatial_dims, use_dropout, n_blocks, num_downs)
-        return MeanPlusOddNoise(build_generator(*args, ngf, *rest), build_generator(*args, noise_ngf or ngf, *rest, noise, noise_channels))
+        return MeanPlusOddNoise(build_generator(*args, ngf, *rest, severity_width=severity_width),
+                                build_generator(*args, noise_ngf or ngf, *rest, noise, noise_channels))
+    if severity_width:
+        maps = build_generator(kind, in_channels, 2 * out_channels, ngf, norm, spatial_dims, use_dropout, n_blocks, num_downs,
+                               noise, noise_channels)
+        return SeverityPath(maps, in_channels, severity_width, spatial_dims)
     noise_kw = {"noise": noise, "noise_channels": noise_channels}
     if kind == "unet":
         return UnetGenerator(in_channels, out_channels, num_downs, ngf, norm, use_dropout, spatial_dims, **noise_kw)
@@ -99,6 +112,8 @@ class Pix2Pix(AdversarialModel):
         lambda_div: float = 1.0,
         sampler: str = "joint",
         noise_ngf: int | None = None,
+        severity_weight: float = 0.0,
+        severity_width: int = 8,
         seed: int | None = None,
     ):
         super().__init__(n_critic=1, seed=seed)
@@ -109,8 +124,11 @@ class Pix2Pix(AdversarialModel):
             raise ValueError("diversity='energy' needs a stochastic generator: set noise (or use_dropout)")
         self.loss, self.gan_weight, self.lambda_l1 = loss, gan_weight, lambda_l1
         self.diversity, self.lambda_div = diversity, lambda_div
+        if severity_weight < 0:
+            raise ValueError(f"severity_weight must be >= 0, got {severity_weight}")
+        self.severity_weight = float(severity_weight)
         g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs,
-                            noise, noise_channels, sampler, noise_ngf)
+                            noise, noise_channels, sampler, noise_ngf, severity_width if severity_weight else 0)
         self.nets["G"] = init_weights(g, init, init_gain)
         self.nets["D"] = init_weights(PatchGAN(in_channels + out_channels, ndf, n_layers, d_norm, spatial_dims), init, init_gain)
         self.optimizers = {k: torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)) for k, net in self.nets.items()}
@@ -146,10 +164,20 @@ class Pix2Pix(AdversarialModel):
         term = energy_score(fake, other, b, self.lambda_div)
         return fake, term, {"g_l1": l1.detach(), "g_spread": l1_loss(fake, other).detach()}
 
-    def g_loss(self, a, b, *_):
+    def g_loss(self, a, b, *extra):
         fake, rec, logs = self.reconstruction(a, b)
         adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
-        return self.gan_weight * adv + self.lambda_l1 * rec, {"g_adv": adv.detach(), **logs}
+        loss, logs = self.gan_weight * adv + self.lambda_l1 * rec, {"g_adv": adv.detach(), **logs}
+        return self.add_stage_loss(loss, logs, extra)
+
+    def add_stage_loss(self, loss: torch.Tensor, logs: dict, extra: tuple) -> tuple[torch.Tensor, dict]:
+        """With ``severity_weight``: + weight * the severity path's stage MSE on the batch's last two items."""
+        if not self.severity_weight:
+            return loss, logs
+        if len(extra) < 2:
+            raise ValueError("severity_weight > 0 needs batches ending in (labelled images, disease stages)")
+        stage = severity_path(self.nets["G"]).stage_loss(*extra[-2:])
+        return loss + self.severity_weight * stage, {**logs, "g_stage": stage.detach()}
 
     def train_step(self, batch):
         if self._preview is None:
