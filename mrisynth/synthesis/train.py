@@ -222,6 +222,11 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
 
         pairs = LabelledPairs(pairs, [int(s.diagnosis in POSITIVE) for s in fs.train])
     if float(settings.net.get("severity_weight", 0.0)):  # the generator's severity path: labelled MRIs in every batch
+        if settings.patch_size:
+            from mrisynth.errors import InputError
+
+            raise InputError(f"synthesis.models.{name}: net.severity_weight needs whole volumes (patch_size 0): the "
+                             f"severity encoder reads the whole brain, got patch_size {settings.patch_size}")
         pairs = staged(pairs, fs, mapping, multiple)
     val = []
     for s in fs.val[: sc["val_subjects"]]:

@@ -58,14 +58,16 @@ def test_staged_pairs_draw_labelled_images_with_their_own_stage():
         StagedPairs(pairs, images, [0.0])
 
 
-def known_signal(n: int, seed: int):
-    """MRI: a fixed texture times a per-subject contrast c (instance norm removes it); PET: c * blob."""
+def known_signal(n: int, seed: int, size: int = 24):
+    """MRI: one texture for all, plus a corner marker of intensity c (per subject, out of the U-Net's reach
+    from the far corner); PET: c times a blob in the far corner."""
     g = torch.Generator().manual_seed(seed)
-    texture = torch.rand(1, 16, 16, 16, generator=torch.Generator().manual_seed(99)) - 0.5
-    grid = torch.stack(torch.meshgrid(*[torch.arange(16.0)] * 3, indexing="ij"))
-    blob = torch.exp(-((grid - 8) ** 2).sum(0) / 18)[None]
+    texture = torch.rand(1, size, size, size, generator=torch.Generator().manual_seed(99)) - 0.5
+    grid = torch.stack(torch.meshgrid(*[torch.arange(float(size))] * 3, indexing="ij"))
+    blob = torch.exp(-((grid - (size - 7)) ** 2).sum(0) / 12)[None]
     c = torch.rand(n, generator=g)
-    mri = torch.stack([(0.2 + ci) * texture for ci in c])
+    mri = texture.repeat(n, 1, 1, 1, 1)
+    mri[:, :, :5, :5, :5] = c.view(-1, 1, 1, 1, 1)
     return mri, torch.stack([ci * blob for ci in c]), c
 
 
@@ -84,13 +86,13 @@ def fit(model: Pix2Pix, mri, pet, stages, steps: int) -> float:
 
 
 def test_known_signal_needs_the_severity_path():
-    """A subject-level amplitude that instance norm hides from the U-Net: the plain generator stays near the
-    best constant map, the severity path learns it on held-out subjects."""
+    """A subject-level amplitude the U-Net cannot see from where it acts: the plain generator learns about the
+    best constant map (0.0060 against 0.0096 for zero), the severity path the amplitude, on held-out subjects."""
     mri, pet, c = known_signal(12, seed=0)
-    kw = {**KW, "gan_weight": 0.0, "lr": 3e-3}
+    kw = {**KW, "gan_weight": 0.0, "lr": 1e-3}
     plain = Pix2Pix(**kw)
     staged = Pix2Pix(severity_weight=100.0, severity_width=4, **kw)
     for m in (plain, staged):
         start_at_template(m.nets["G"])
-    err_plain, err_staged = fit(plain, mri, pet, c, 150), fit(staged, mri, pet, c, 150)
+    err_plain, err_staged = fit(plain, mri, pet, c, 200), fit(staged, mri, pet, c, 200)
     assert err_staged < 0.6 * err_plain, (err_plain, err_staged)

@@ -36,6 +36,13 @@ class SeverityPath(nn.Module):
             conv(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2),
             pool, nn.Flatten(), nn.Dropout(dropout), nn.Linear(4 * width * 4**spatial_dims, 1))
 
+    def reset_encoder(self) -> None:
+        """PyTorch's default (Kaiming-uniform) init for the encoder, after a GAN init of the whole generator:
+        N(0, 0.02) weights shrink its output ~25-fold, which the probe that showed the path learning did not have."""
+        for m in self.encoder.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
+
     def severity(self, x: torch.Tensor) -> torch.Tensor:
         """s(x), one value per batch item (fp32)."""
         with torch.autocast(x.device.type, enabled=False):
