@@ -35,6 +35,8 @@ class ModelSettings:
     select_by: str
     samples: int
     lr: float
+    ema_decay: float = 0.0
+    validate_every: int = 0
     net: dict = field(default_factory=dict)
 
     @property
@@ -67,7 +69,7 @@ def model_settings(cfg: dict, name: str, steps: int | None = None, samples: int 
     """The settings of model ``name`` from the (validated) config, with the CLI's ``--steps`` / ``--samples``."""
     if name not in model_names():
         raise InputError(f"unknown synthesis model {name!r}; known: {', '.join(model_names())}")
-    section = _section(cfg, name)
+    section, sc = _section(cfg, name), cfg["synthesis"]
     return ModelSettings(
         name=name,
         family=ABLATIONS[name][0] if name in ABLATIONS else name,
@@ -75,7 +77,9 @@ def model_settings(cfg: dict, name: str, steps: int | None = None, samples: int 
         patch_size=int(section["patch_size"]),
         select_by=str(section["select_by"]),
         samples=int(samples if samples is not None else section["samples"]),
-        lr=float(cfg["synthesis"]["lr"]),
+        lr=float(section.get("lr", sc["lr"])),  # per model, else the synthesis section's
+        ema_decay=float(section.get("ema_decay", sc["ema_decay"])),
+        validate_every=int(section.get("validate_every", sc["validate_every"])),
         net=dict(section["net"]),
     )
 

@@ -244,12 +244,12 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
     validator = Validator(name, kwargs, mapping, val, train_dir, running_best, inference_config(cfg, multiple),
                           settings.select_by, meta_roi)
     n_steps = settings.steps
-    every = int(sc["validate_every"]) or n_steps
+    every = settings.validate_every or n_steps
     device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any
     tc = TrainConfig(steps=n_steps, batch_size=int(sc["batch_size"]), seed=int(cfg["seed"]), device=device,
                      amp=bool(sc["fast"]), channels_last_3d=bool(sc["fast"]), out_dir=str(train_dir),
                      checkpoint_every=int(sc["checkpoint_every"]), sample_every=every, sample_n=1, progress=progress,
-                     ema_decay=float(sc["ema_decay"]))
+                     ema_decay=settings.ema_decay)
     model = zoo_models.build(name, kwargs)
     if mapping.template is not None:
         start_at_template(zoo_models.generator(model, ema=False))

@@ -25,6 +25,17 @@ def test_sections_defaults_overrides_and_model_list():
         model_settings(cfg, "unet")
 
 
+def test_per_model_training_keys_override_the_synthesis_section():
+    cfg = load_config(None, overrides={"synthesis": {"lr": 2e-4, "ema_decay": 0.0, "validate_every": 25, "models": {
+        "pix2pix": {"lr": 1e-3, "ema_decay": 0.995, "validate_every": 250}, "fgan": {}, "fgan_nofc": {}}}})
+    p2p, fgan, nofc = (model_settings(cfg, m) for m in ("pix2pix", "fgan", "fgan_nofc"))
+    assert (p2p.lr, p2p.ema_decay, p2p.validate_every) == (1e-3, 0.995, 250)
+    assert (fgan.lr, fgan.ema_decay, fgan.validate_every) == (2e-4, 0.0, 25)
+    assert p2p.kwargs(0)["lr"] == 1e-3 and nofc.lr == 2e-4
+    with pytest.raises(InputError, match="ema_decay"):
+        validate_config({"synthesis": {"models": {"pix2pix": {"ema_decay": 1.0}}}})
+
+
 def test_default_models_and_empty_sections():
     assert configured_models(load_config(None)) == ["pix2pix", "cyclegan"]
     with pytest.raises(InputError, match="synthesis.models.pix2pix.steps"):

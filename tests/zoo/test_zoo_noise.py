@@ -138,6 +138,18 @@ def test_pix2pix_additive_sampler():
     loss.backward()
     assert torch.isfinite(loss) and logs["g_spread"] > 0
     assert all(p.grad is not None for p in g.parameters())
+    # mean_l1: the energy score plus exactly mean_l1 * |mean - b|, on the same draws (same seed)
+    a, b = _x(), _x().flip(2)
+    with_mean = Pix2Pix(noise="layers", noise_channels=1, diversity="energy", sampler="additive", noise_ngf=2, mean_l1=2.0,
+                        **{**kw, "use_dropout": False})
+    torch.manual_seed(3)
+    _, term, logs = with_mean.reconstruction(a, b)
+    with_mean.mean_l1 = 0.0
+    torch.manual_seed(3)
+    _, plain_term, _ = with_mean.reconstruction(a, b)
+    mean_l1 = (with_mean.nets["G"].mean_net(a) - b).abs().mean()
+    torch.testing.assert_close(term, plain_term + 2.0 * mean_l1)
+    torch.testing.assert_close(logs["g_mean_l1"], mean_l1.detach())
     with pytest.raises(ValueError, match="sampler must be"):
         Pix2Pix(noise="layers", sampler="other", **kw)
     with pytest.raises(ValueError, match="needs noise"):

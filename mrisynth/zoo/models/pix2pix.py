@@ -20,6 +20,9 @@ deterministic generator for the mean plus an odd-in-the-noise term from a second
 ``noise_ngf``, noise mode ``noise``), so the spread the energy score teaches cannot shift the mean, and the
 adversarial term acts on the noise term only (the mean is learned by the energy score: its gradient on the
 mean is that of L1 on the two draws); ``'joint'`` (default) injects the noise into the one generator.
+``mean_l1 > 0`` adds that weight times |mean - b| for the additive sampler: the draws' spread weakens the
+energy score's gradient on the mean (the mean of two signs), while for a symmetric conditional law the
+median that L1 seeks is the centre the energy score seeks, so the optimum stays and the mean learns faster.
 
 ``severity_weight > 0`` gives the (mean) generator a subject-level path
 (:class:`mrisynth.zoo.nets.severity.SeverityPath`: map0 + s(x) * map1) and adds ``severity_weight`` times the
@@ -114,6 +117,7 @@ class Pix2Pix(AdversarialModel):
         noise_ngf: int | None = None,
         severity_weight: float = 0.0,
         severity_width: int = 8,
+        mean_l1: float = 0.0,
         seed: int | None = None,
     ):
         super().__init__(n_critic=1, seed=seed)
@@ -126,7 +130,7 @@ class Pix2Pix(AdversarialModel):
         self.diversity, self.lambda_div = diversity, lambda_div
         if severity_weight < 0:
             raise ValueError(f"severity_weight must be >= 0, got {severity_weight}")
-        self.severity_weight = float(severity_weight)
+        self.severity_weight, self.mean_l1 = float(severity_weight), float(mean_l1)
         g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs,
                             noise, noise_channels, sampler, noise_ngf, severity_width if severity_weight else 0)
         self.nets["G"] = init_weights(g, init, init_gain)
@@ -157,6 +161,9 @@ class Pix2Pix(AdversarialModel):
             fake, other = mean + odd, mean + g.odd(a)
             term = energy_score(fake, other, b, self.lambda_div)
             logs = {"g_l1": l1_loss(fake, b).detach(), "g_spread": l1_loss(fake, other).detach()}
+            if self.mean_l1:  # the mean's own L1: full-strength gradient however wide the spread (same optimum)
+                mean_term = l1_loss(mean, b)
+                term, logs["g_mean_l1"] = term + self.mean_l1 * mean_term, mean_term.detach()
             return mean.detach() + odd, term, logs
         fake = self.nets["G"](a)
         l1 = l1_loss(fake, b)
