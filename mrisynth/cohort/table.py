@@ -15,8 +15,10 @@ from mrisynth.errors import InputError
 #: task name -> (positive diagnosis, negative diagnosis)
 TASKS = {"pMCI_vs_sMCI": ("pMCI", "sMCI"), "AD_vs_NC": ("AD", "NC")}
 POSITIVE = {"pMCI", "AD"}
-#: disease stage on [0, 1] by diagnosis: what the synthesis severity path learns to read from the MRI
-DISEASE_STAGE = {"NC": 0.0, "sMCI": 1 / 3, "pMCI": 2 / 3, "AD": 1.0}
+#: disease stage by diagnosis, NC -0.5 .. AD +0.5: what the synthesis severity path s learns to read from the MRI.
+#: Centred so that in PET = map0 + s * map1 map0 is the mid-stage PET and s * map1 varies around it: with s on
+#: [0, 1] both maps move the NC-heavy output alike, which slows learning their difference
+DISEASE_STAGE = {"NC": -0.5, "sMCI": -1 / 6, "pMCI": 1 / 6, "AD": 0.5}
 
 
 def read_cohort(manifest_path: str | Path) -> pd.DataFrame:
