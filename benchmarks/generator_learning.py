@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mrisynth.zoo.nets.severity import SeverityPath
+
 
 def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, oracle_targets: bool = False):
     from mrisynth.cohort.splits import split_path
+    from mrisynth.cohort.table import DISEASE_STAGE
     from mrisynth.io.nifti import load_array
     from mrisynth.synthesis.intensity import IntensityMapping
     from mrisynth.synthesis.regional import Regions
@@ -62,40 +65,9 @@ def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, orac
     val = [] if all_truth else fs.val
     # every training subject's T1 and disease stage (PET or not), for --severity-head; test subjects' for scoring
     dev = [s for s in fs.train + fs.val + fs.impute if s.split == "train" or (all_truth and s.split == "val")]
-    labelled = lambda subjects: [(mapping.t1_to_net(load_array(s.paths.t1)[0]), STAGE[s.diagnosis]) for s in subjects]  # noqa: E731
+    labelled = lambda subjects: [(mapping.t1_to_net(load_array(s.paths.t1)[0]), DISEASE_STAGE[s.diagnosis]) for s in subjects]  # noqa: E731
     return (mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi, labelled(dev), labelled(fs.test),
             labelled(fs.val))
-
-
-#: disease stage on [0, 1] from the diagnosis: the --severity-head's training target
-STAGE = {"NC": 0.0, "sMCI": 1 / 3, "pMCI": 2 / 3, "AD": 1.0}
-
-
-class SeverityUnet(torch.nn.Module):
-    """U-Net with two output maps and a subject-level severity s(x) from a small position-aware encoder:
-    PET residual = map0 + s(x) * map1. s is also trained to predict every training subject's disease stage
-    (PET or not), so the subject-level path learns from the labels what the voxel loss does not surface."""
-
-    def __init__(self, unet: torch.nn.Module, width: int = 8, pattern_shape: tuple | None = None):
-        super().__init__()
-        from torch import nn
-
-        self.unet = unet
-        # pattern_shape: map1 is a free template-space map (zero at the start; volumes are in template space)
-        # instead of the U-Net's second output channel
-        self.pattern = nn.Parameter(torch.zeros(1, 1, *pattern_shape)) if pattern_shape else None
-        self.encoder = nn.Sequential(
-            nn.Conv3d(1, width, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv3d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv3d(2 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.2), nn.AdaptiveAvgPool3d(4), nn.Flatten(),
-            nn.Dropout(0.5), nn.Linear(4 * width * 64, 1))
-
-    def severity(self, x):
-        return self.encoder(x)[:, 0]
-
-    def forward(self, x):
-        out = self.unet(x)
-        map1 = out[:, 1:] if self.pattern is None else self.pattern
-        return out[:, :1] + self.severity(x).view(-1, 1, 1, 1, 1) * map1
 
 
 def pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple]:
@@ -123,7 +95,7 @@ def scores(net, mapping, subjects, roi, multiple) -> str:
 
 def stage_fit(net, subjects, multiple) -> str:
     """Spearman of the severity path's output with the disease stage on the test subjects (--severity-head)."""
-    if not isinstance(net, SeverityUnet):
+    if not isinstance(net, SeverityPath):
         return ""
     from scipy.stats import spearmanr
 
@@ -190,8 +162,6 @@ def main() -> None:
                     help="> 0: add this weight times the L1 of 4^3- and 8^3-voxel block means (regional offsets)")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="> 0: score an exponential moving average of the weights with this decay (against oscillation)")
-    ap.add_argument("--pattern", action="store_true",
-                    help="with --severity-head: the severity's map is a free template-space map, not a U-Net output")
     ap.add_argument("--oracle-targets", action="store_true",
                     help="known-signal case: train and score against the phantom's achievable PET (no unpredictable part)")
     ap.add_argument("--all-truth", action="store_true", help="train on every non-test subject's true PET (probe of data size)")
@@ -207,11 +177,11 @@ def main() -> None:
     cfg = yaml.safe_load(args.config.read_text())
     mapping, pairs, val, test, roi, dev, test_stage, val_stage = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
     multiple = 2 ** args.num_downs
-    out_c = 2 if args.severity_head and not args.pattern else 1
+    out_c = 2 if args.severity_head else 1
     net = init_weights(UnetGenerator(1, out_c, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
     start_at_template(net)
     if args.severity_head:
-        net = SeverityUnet(net, pattern_shape=tuple(pad(pairs[0][0], multiple)[0].shape[2:]) if args.pattern else None)
+        net = SeverityPath(net, 1, 8, 3)  # the pipeline's severity path (encoder: PyTorch's default init)
     if args.shuffle_stages:  # negative control: the stage labels permuted among the training subjects
         perm = np.random.default_rng(args.seed + 1).permutation(len(dev))
         dev = [(t, dev[int(j)][1]) for (t, _), j in zip(dev, perm)]
