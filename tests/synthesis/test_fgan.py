@@ -102,7 +102,8 @@ def _fgan_config(results, **fgan):
 
 
 def test_only_training_subjects_reach_the_loss(cohort, tmp_path):
-    """Every file of every test subject is deleted: FGAN (DSNet pre-training included) still trains."""
+    """Every file of every test subject is deleted: FGAN (DSNet pre-training included, and the severity path
+    whose labelled MRIs include training subjects without PET) still trains."""
     results = tmp_path / "results"
     shutil.copytree(cohort[0], results)
     manifest, split = results / "manifest" / "manifest.csv", results / "splits" / "fold-0.json"
@@ -111,10 +112,12 @@ def test_only_training_subjects_reach_the_loss(cohort, tmp_path):
     assert len(removed) >= 3 * len(fs.test)
     for p in removed:
         p.unlink()
-    cfg = _fgan_config(results)
+    assert any(s.split == "train" and not s.has_pet for s in fs.impute)
+    cfg = _fgan_config(results, severity_weight=1.0)
     best = train_fold(cfg, model_settings(cfg, "fgan"), results, manifest, 0, progress=False)
     assert best["model"] == "fgan" and np.isfinite(best["val_ssim"])
-    assert "g_fc" in (paths.train_dir(results, "fgan", 0) / "losses.csv").read_text()
+    losses = (paths.train_dir(results, "fgan", 0) / "losses.csv").read_text()
+    assert "g_fc" in losses and "g_stage" in losses
 
 
 def test_fgan_ablation_trains_and_imputes_like_the_other_models(cohort, tmp_path):
