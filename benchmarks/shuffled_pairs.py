@@ -46,6 +46,9 @@ def main() -> None:
     ap.add_argument("--model", default="pix2pix")
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
     ap.add_argument("--with-true", action="store_true", help="also train on the true pairs, for a row that differs only in pairing")
+    ap.add_argument("--max-stage-corr", type=float, default=None,
+                    help="shuffle so that |r| between the MRI's and the PET's disease stage is at most this (rows and "
+                         "folders get the suffix _uncorr)")
     args = ap.parse_args()
     cfg = load_config(args.config)
     results = Path(args.results)
@@ -53,11 +56,13 @@ def main() -> None:
     res_mm = cfg["preprocess"]["resolution_mm"]
     split = results / "splits" / f"fold-{args.fold}.json"
     manifest = results / "manifest" / "manifest.csv"
-    rows = {f"{args.model}_shuffled": (base / "shuffled", True)}
+    tag = "_uncorr" if args.max_stage_corr is not None else ""
+    rows = {f"{args.model}_shuffled{tag}": (base / f"shuffled{tag}", True)}
     if args.with_true:
         rows[f"{args.model}_true"] = (base / "true", False)
     for tree, shuffle in rows.values():
-        shuffled_results(results, manifest, split, res_mm, tree, seed=int(cfg["seed"]), shuffle=shuffle)
+        shuffled_results(results, manifest, split, res_mm, tree, seed=int(cfg["seed"]), shuffle=shuffle,
+                         max_stage_corr=args.max_stage_corr)
     for name, (tree, _) in rows.items():
         imputed = train_and_impute(cfg, args.model, tree, args.fold, args.steps)
         dest = imputed_dir(results, name, args.fold)  # scored in the true tree under the row's name
@@ -66,8 +71,8 @@ def main() -> None:
         shutil.copytree(imputed, dest)
         for f in dest.glob(f"*desc-synth{args.model}_*"):
             f.rename(f.with_name(f.name.replace(f"desc-synth{args.model}_", f"desc-synth{name}_")))
-    summary = evaluate(cfg, results, manifest, [split], list(rows), base / "evaluation", progress=False)
-    print((base / "evaluation" / "table.md").read_text())
+    summary = evaluate(cfg, results, manifest, [split], list(rows), base / f"evaluation{tag}", progress=False)
+    print((base / f"evaluation{tag}" / "table.md").read_text())
     cols = ["method", "mae_mean", "ssim_mean", "metaroi_rmse", "r2_brain", "r2_metaroi", *[c for c in summary if c.startswith("share_")][:3]]
     print(summary[[c for c in cols if c in summary]].to_string(index=False))
 

@@ -18,6 +18,16 @@ def test_derangement_has_no_fixed_point():
         derangement(1, rng)
 
 
+def test_derangement_can_keep_a_covariate_uncorrelated():
+    stages = np.repeat([-0.5, -1 / 6, 1 / 6, 0.5], 6)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = derangement(len(stages), rng, stages, max_corr=0.05)
+        assert not np.any(p == np.arange(len(stages))) and abs(np.corrcoef(stages, stages[p])[0, 1]) <= 0.05
+    with pytest.raises(ValueError, match="no derangement"):
+        derangement(2, rng, np.array([0.0, 1.0]), max_corr=0.5)  # the only derangement of 2 has r = -1
+
+
 def test_shuffled_tree_swaps_only_training_pet(cohort, tmp_path):
     results, manifest = cohort
     split = results / "splits" / "fold-0.json"
