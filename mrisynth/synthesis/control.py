@@ -47,6 +47,7 @@ def shuffled_results(results: Path, manifest: Path, split_path: Path, resolution
     {training subject: the subject whose PET it now has}. ``shuffle=False``: the same tree with the true
     pairs (the control's twin, trained the same way). ``max_stage_corr``: the derangement keeps the disease
     stages of MRI and PET uncorrelated up to this |r|."""
+    from mrisynth.cohort.table import DISEASE_STAGE
     from mrisynth.synthesis.subjects import fold_subjects
 
     fs = fold_subjects(results, manifest, split_path, resolution_mm)
@@ -58,8 +59,6 @@ def shuffled_results(results: Path, manifest: Path, split_path: Path, resolution
         for path in (results / tree).rglob("*"):
             if path.is_file():
                 _link(path, out / path.relative_to(results))
-    from mrisynth.cohort.table import DISEASE_STAGE
-
     stages = np.array([DISEASE_STAGE[s.diagnosis] for s in fs.train])
     perm = (derangement(len(fs.train), np.random.default_rng(seed), stages, max_stage_corr) if shuffle
             else np.arange(len(fs.train)))

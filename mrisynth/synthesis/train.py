@@ -160,16 +160,19 @@ def start_at_template(generator: torch.nn.Module) -> None:
             convs[-1].bias.zero_()
 
 
-def staged(pairs, fs, mapping: IntensityMapping, multiple: int):
+def staged(pairs, fs, mapping: IntensityMapping, multiple: int, train_t1: list[np.ndarray]):
     """``pairs`` with labelled MRIs for the severity path: every training-split subject, PET or not, with the
-    disease stage of its diagnosis (never a validation or test subject)."""
+    disease stage of its diagnosis (never a validation or test subject). ``train_t1``: the T1s of ``fs.train``,
+    already loaded; those without PET are read here."""
     from mrisynth.cohort.table import DISEASE_STAGE
     from mrisynth.synthesis.data import StagedPairs, pad_to_multiple
     from mrisynth.synthesis.subjects import require_files
 
-    labelled = fs.train + [s for s in fs.impute if s.split == "train"]
-    require_files(labelled, "t1")
-    images = [pad_to_multiple(mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None], multiple)[0][0] for s in labelled]
+    no_pet = [s for s in fs.impute if s.split == "train"]
+    require_files(no_pet, "t1")
+    labelled = fs.train + no_pet
+    t1s = train_t1 + [load_array(s.paths.t1)[0] for s in no_pet]
+    images = [pad_to_multiple(mapping.t1_to_net(t1)[None, None], multiple)[0][0] for t1 in t1s]
     return StagedPairs(pairs, images, [DISEASE_STAGE[s.diagnosis] for s in labelled])
 
 
@@ -227,7 +230,7 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
 
             raise InputError(f"synthesis.models.{name}: net.severity_weight needs whole volumes (patch_size 0): the "
                              f"severity encoder reads the whole brain, got patch_size {settings.patch_size}")
-        pairs = staged(pairs, fs, mapping, multiple)
+        pairs = staged(pairs, fs, mapping, multiple, [t1 for t1, _, _ in train_arrays])
     val = []
     for s in fs.val[: sc["val_subjects"]]:
         pet, mask = load_array(s.paths.pet)[0], load_array(s.paths.mask)[0] > 0

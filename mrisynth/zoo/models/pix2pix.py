@@ -134,8 +134,8 @@ class Pix2Pix(AdversarialModel):
         g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs,
                             noise, noise_channels, sampler, noise_ngf, severity_width if severity_weight else 0)
         self.nets["G"] = init_weights(g, init, init_gain)
-        if severity_path(g) is not None:
-            severity_path(g).reset_encoder()
+        if (path := severity_path(g)) is not None:
+            path.reset_encoder()
         self.nets["D"] = init_weights(PatchGAN(in_channels + out_channels, ndf, n_layers, d_norm, spatial_dims), init, init_gain)
         self.optimizers = {k: torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas)) for k, net in self.nets.items()}
         if decay_steps:

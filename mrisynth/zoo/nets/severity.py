@@ -6,17 +6,18 @@ the linear map on the demo). Here the generator (``maps``) outputs two maps per 
 encoder reads one scalar per subject, s(x), from the whole input; the output is map0 + s * map1. The encoder
 can also be taught directly (``stage_loss``) to predict every training subject's disease stage from its
 MRI, PET or not, which gives it the labels the voxel loss alone does not surface. Measured on the demo
-(probe, 3 folds, with an EMA of the weights): test meta-ROI SUVR RMSE -7.9% against the linear map; with the
-stages shuffled among the subjects (negative control) no gain.
+(Pix2Pix, 3 folds, 80 test subjects): meta-ROI SUVR RMSE 0.1520 (linear map) -> 0.1425; trained on pairs
+shuffled between subjects with the stages uncorrelated (negative control) it does not learn.
 
-The encoder runs in fp32 even under bf16 autocast: it is small, and its regression on ~50 labelled MRIs is
-the part that must generalise (in bf16 it memorised the training stages).
+The encoder runs in fp32 even under bf16 autocast: it is small (the cost is nil), and its regression on ~50
+labelled MRIs is the part that must generalise.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
 
 class SeverityPath(nn.Module):
     """``maps`` outputs 2 * C channels (C = the generator's output channels); forward returns the first C plus
