@@ -104,7 +104,7 @@ class FGAN(Pix2Pix):
         adv = generator_loss(self.loss, self.nets["D"](torch.cat([a, fake], 1)))
         loss = self.gan_weight * adv + self.lambda_l1 * rec
         logs = {"g_adv": adv.detach(), **logs}
-        dsnet_losses = self.iteration >= self.pretrain_steps + self.feature_start
+        dsnet_losses = self.iteration >= self.warmup_end + self.feature_start
         if self.feature_weight and dsnet_losses:
             fc = self.feature_consistency(fake, b)
             loss = loss + self.feature_weight * fc
@@ -117,6 +117,11 @@ class FGAN(Pix2Pix):
         return self.add_stage_loss(loss, logs, extra)  # Pix2Pix's severity path, if configured
 
     # ----------------------------------------------------------------- schedule
+    @property
+    def warmup_end(self) -> int:
+        """The first joint step: after the DSNet's pretraining and then Pix2Pix's mean warm-up (``mean_steps``)."""
+        return self.pretrain_steps + self.mean_steps
+
     def train_step(self, batch):
         a, b, y, *extra = self.prepare(batch)  # extra: the severity path's (labelled images, stages), if any
         if self._preview is None:
@@ -124,9 +129,11 @@ class FGAN(Pix2Pix):
         self.train()
         if self.iteration < self.pretrain_steps:
             return self.optimize("C", self.c_loss, a, b, y)
+        if self.iteration < self.warmup_end:  # Pix2Pix's mean warm-up (mean_steps), after the DSNet's
+            return self.optimize("G", self.mean_loss, a, b, y, *extra)
         logs = self.optimize("D", self.d_loss, a, b)
         logs.update(self.optimize("G", self.g_loss, a, b, y, *extra))
-        if (self.iteration - self.pretrain_steps) % self.dsnet_every == 0:
+        if (self.iteration - self.warmup_end) % self.dsnet_every == 0:
             logs.update(self.optimize("C", self.c_loss, a, b, y))
         return logs
 

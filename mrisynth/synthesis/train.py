@@ -38,13 +38,15 @@ class Validator:
     """Trainer sample callback: validation metrics, a PNG, and best-checkpoint selection (by ``select_by``)."""
 
     def __init__(self, name: str, kwargs: dict, mapping: IntensityMapping, val: list[dict], train_dir: Path,
-                 best_path: Path, inference: InferenceConfig, select_by: str = "ssim", meta_roi: np.ndarray | None = None):
+                 best_path: Path, inference: InferenceConfig, select_by: str = "ssim", meta_roi: np.ndarray | None = None,
+                 select_from: int = 0):
         self.name, self.kwargs, self.mapping = name, kwargs, mapping
         self.val = val  # [{"id", "t1" (net range tensor 1,1,X,Y,Z), "pet" (SUVR array), "mask"}]
         self.meta_roi = meta_roi  # AD-signature voxels (synthesis.regional) of the grid, for the metaroi score
         self.train_dir, self.best_path = Path(train_dir), Path(best_path)
         self.inference = inference
         self.select_by = select_by
+        self.select_from = select_from  # steps 1 .. select_from - 1 are validated and plotted but never chosen
 
     @property
     def csv_path(self) -> Path:
@@ -85,19 +87,23 @@ class Validator:
             row = {"step": step, **{k: float(np.mean([s[i] for s in scores])) for i, k in enumerate(METRICS)}}
             row["metaroi"] = float(np.sqrt(row["metaroi"]))  # RMSE of the meta-ROI mean over the subjects
             sign = -1.0 if self.select_by in LOWER_IS_BETTER else 1.0
-            best_before = max((sign * r[self.select_by] for r in rows), default=-np.inf)
+            best_before = max((sign * r[self.select_by] for r in rows if self.selectable(r["step"])), default=-np.inf)
             rows.append(row)
             with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=["step", *METRICS])
                 writer.writeheader()
                 writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
             plot_curve(rows, self.train_dir / "validation.png", f"{self.name}: validation on {len(self.val)} subject(s)")
-            if sign * row[self.select_by] > best_before or not self.best_path.exists():
+            if self.selectable(step) and (sign * row[self.select_by] > best_before or not self.best_path.exists()):
                 self.save_best(model, step, row)
             save_slices(preview[0], preview[1], folder / f"step-{step:07d}.png", f"{self.name} step {step}: "
                         f"val PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}")
         else:  # no validation subject with PET: the latest generator is the one used
             self.save_best(model, step, {"step": step, **{k: float("nan") for k in METRICS}})
+
+    def selectable(self, step: int) -> bool:
+        """Step 0 (the untrained start, the baseline a trained step must beat) or a step after the warm-up."""
+        return step == 0 or step >= self.select_from
 
     def save_best(self, model, step: int, row: dict) -> None:
         net = zoo_models.generator(model)
@@ -244,8 +250,6 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
             from mrisynth.errors import InputError
 
             raise InputError(f"select_by metaroi: the preprocessing grid of {fs.val[0].paths.pet} holds no meta-ROI voxel")
-    validator = Validator(name, kwargs, mapping, val, train_dir, running_best, inference_config(cfg, multiple),
-                          settings.select_by, meta_roi)
     n_steps = settings.steps
     every = settings.validate_every or n_steps
     device = distributed.init_from_env(resolve_device(cfg["device"]))  # joins the torchrun group, if any
@@ -256,6 +260,16 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
     model = zoo_models.build(name, kwargs)
     if mapping.template is not None:
         start_at_template(zoo_models.generator(model, ema=False))
+    # with a mean warm-up (Pix2Pix mean_steps) the checkpoint is chosen after it: a warm-up step has neither the
+    # adversarial (or feature-consistency) training that names the model nor, when stochastic, a trained noise term
+    warmup_end = model.warmup_end if getattr(model, "mean_steps", 0) else 0
+    if warmup_end and n_steps <= warmup_end:
+        from mrisynth.errors import InputError
+
+        raise InputError(f"synthesis.models.{name}: steps ({n_steps}) must exceed the warm-up that ends at step {warmup_end} "
+                         "(net.mean_steps, after FGAN's net.pretrain_steps): no step would be left to choose")
+    validator = Validator(name, kwargs, mapping, val, train_dir, running_best, inference_config(cfg, multiple),
+                          settings.select_by, meta_roi, warmup_end)
     trainer = Trainer(model, pairs, tc, on_sample=validator)
     fresh = not (train_dir / CHECKPOINT).exists()
     # a stochastic generator is selected among trained steps only: at step 0 (zeroed output layer) all its draws

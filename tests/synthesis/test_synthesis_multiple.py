@@ -237,3 +237,25 @@ def test_additive_sampler_crps_selection_antithetic_draws_and_recalibration(addi
     assert row["coverage_raw"] == pytest.approx(coverage(ref, m, sdv / c, 4, 0.9), abs=1e-6)
     assert row["coverage"] == pytest.approx(coverage(ref, m, sdv, 4, 0.9), abs=1e-6)
     assert row["coverage"] > row["coverage_raw"] if c > 1 else row["coverage"] <= row["coverage_raw"]
+
+
+def test_mean_warmup_steps_are_validated_but_never_selected(cohort, tmp_path):
+    """Pix2Pix mean_steps with the additive sampler: validation rows during the warm-up are written, but best.pt
+    comes from full training (the warm-up's noise term is untrained), even where the warm-up scored best."""
+    import csv
+
+    from .conftest import results_root
+
+    results, manifest = cohort
+    net_kw = {"noise": "layers", "diversity": "energy", "use_dropout": False, "sampler": "additive", "noise_ngf": 2,
+              "mean_steps": 3}
+    cfg = tiny_config(results, {"pix2pix": {"select_by": "crps", "net": net_kw}}, validate_every=2, val_subjects=2,
+                      validate_start=False, fast=False)
+    root = results_root(results, tmp_path / "warmup")
+    best = train_fold(cfg, model_settings(cfg, "pix2pix", steps=4), root, manifest, 0, progress=False)
+    with open(paths.train_dir(root, "pix2pix", 0) / "validation.csv") as fh:
+        steps = [int(r["step"]) for r in csv.DictReader(fh)]
+    assert steps == [2, 4] and best["step"] == 4
+    with pytest.raises(InputError, match="must exceed the warm-up"):
+        train_fold(cfg, model_settings(cfg, "pix2pix", steps=3), results_root(results, tmp_path / "short"), manifest, 0,
+                   progress=False)

@@ -154,3 +154,35 @@ def test_pix2pix_additive_sampler():
         Pix2Pix(noise="layers", sampler="other", **kw)
     with pytest.raises(ValueError, match="needs noise"):
         Pix2Pix(sampler="additive", **kw)
+
+
+def test_pix2pix_mean_warmup_trains_the_mean_alone():
+    """mean_steps: the first steps update the mean network only, by lambda_l1 * |mean - b| exactly (no
+    discriminator, no noise term); full training (D included) follows."""
+    kw = dict(spatial_dims=3, ngf=4, ndf=4, n_layers=1, num_downs=3, g_norm="instance", d_norm="instance", seed=0,
+              noise="layers", noise_channels=1, diversity="energy", sampler="additive", noise_ngf=2, use_dropout=False)
+    model = Pix2Pix(mean_steps=2, lambda_l1=3.0, **kw)
+    g, d = model.nets["G"], model.nets["D"]
+    assert model.warmup_end == 2
+    snap = lambda net: [p.detach().clone() for p in net.parameters()]  # noqa: E731
+    a, b = _x(), _x().flip(2)
+    for step in range(2):
+        with torch.no_grad():
+            expected = (g.mean_net(a) - b).abs().mean()
+        mean0, noise0, d0 = snap(g.mean_net), snap(g.noise_net), snap(d)
+        logs = model.train_step((a, b))
+        model.end_step()
+        assert set(logs) == {"g_mean_l1"}
+        assert logs["g_mean_l1"] == pytest.approx(float(expected), rel=1e-5)
+        assert all(torch.equal(p, q) for p, q in zip(snap(g.noise_net), noise0))
+        assert all(torch.equal(p, q) for p, q in zip(snap(d), d0))
+        assert any(not torch.equal(p, q) for p, q in zip(snap(g.mean_net), mean0))
+    d0, noise0 = snap(d), snap(g.noise_net)
+    logs = model.train_step((a, b))
+    assert "d_loss" in logs and "g_spread" in logs
+    assert any(not torch.equal(p, q) for p, q in zip(snap(d), d0))
+    assert any(not torch.equal(p, q) for p, q in zip(snap(g.noise_net), noise0))
+    # a joint stochastic generator would learn to ignore its noise under L1: refused
+    with pytest.raises(ValueError, match="mean_steps needs"):
+        Pix2Pix(mean_steps=2, **{**kw, "sampler": "joint", "noise_ngf": None})
+    Pix2Pix(mean_steps=2, spatial_dims=3, ngf=4, ndf=4, n_layers=1, num_downs=3, use_dropout=False)  # deterministic: fine

@@ -28,6 +28,11 @@ median that L1 seeks is the centre the energy score seeks, so the optimum stays 
 (:class:`mrisynth.zoo.nets.severity.SeverityPath`: map0 + s(x) * map1) and adds ``severity_weight`` times the
 MSE of s against the disease stage of labelled images that each batch carries as its last two items
 (images (N, k, C, *spatial), stages (N, k)); weigh it like the reconstruction term (``lambda_l1``).
+
+``mean_steps > 0``: a warm-up of that many steps in which the (mean) generator alone learns, by ``lambda_l1`` x
+L1 (+ the stage term): no discriminator, no noise term. The additive sampler's mean is what carries the
+subject's signal, and it learns it sooner without the adversarial and spread terms (one mean pass per
+step instead of the mean, two noise passes, the discriminator and their backward passes).
 """
 
 from __future__ import annotations
@@ -118,6 +123,7 @@ class Pix2Pix(AdversarialModel):
         severity_weight: float = 0.0,
         severity_width: int = 8,
         mean_l1: float = 0.0,
+        mean_steps: int = 0,
         seed: int | None = None,
     ):
         super().__init__(n_critic=1, seed=seed)
@@ -131,6 +137,12 @@ class Pix2Pix(AdversarialModel):
         if severity_weight < 0:
             raise ValueError(f"severity_weight must be >= 0, got {severity_weight}")
         self.severity_weight, self.mean_l1 = float(severity_weight), float(mean_l1)
+        if mean_steps < 0:
+            raise ValueError(f"mean_steps must be >= 0, got {mean_steps}")
+        if mean_steps and sampler != "additive" and (check_noise(noise, noise_channels) or use_dropout):
+            raise ValueError("mean_steps needs a deterministic generator or sampler='additive': L1 on the draws of a "
+                             "joint stochastic generator teaches it to ignore its noise")
+        self.mean_steps = int(mean_steps)
         g = build_generator(generator, in_channels, out_channels, ngf, g_norm, spatial_dims, use_dropout, n_blocks, num_downs,
                             noise, noise_channels, sampler, noise_ngf, severity_width if severity_weight else 0)
         self.nets["G"] = init_weights(g, init, init_gain)
@@ -188,10 +200,25 @@ class Pix2Pix(AdversarialModel):
         stage = severity_path(self.nets["G"]).stage_loss(*extra[-2:])
         return loss + self.severity_weight * stage, {**logs, "g_stage": stage.detach()}
 
+    def mean_loss(self, a, b, *extra):
+        """The warm-up's loss (``mean_steps``): lambda_l1 x |mean(a) - b| (+ the stage term)."""
+        g = self.nets["G"]
+        l1 = l1_loss(g.mean_net(a) if isinstance(g, MeanPlusOddNoise) else g(a), b)
+        return self.add_stage_loss(self.lambda_l1 * l1, {"g_mean_l1": l1.detach()}, extra)
+
+    @property
+    def warmup_end(self) -> int:
+        """The first step of full training (after the mean's warm-up)."""
+        return self.mean_steps
+
     def train_step(self, batch):
         if self._preview is None:
             a, b = self.prepare(batch)[:2]
             self._preview = (a[:8].detach().clone(), b[:8].detach().clone())
+        if self.iteration < self.mean_steps:
+            batch = self.prepare(batch)
+            self.train()
+            return self.optimize("G", self.mean_loss, *batch)
         return super().train_step(batch)
 
     @torch.no_grad()
