@@ -31,8 +31,9 @@ MSE of s against the disease stage of labelled images that each batch carries as
 
 ``mean_steps > 0``: a warm-up of that many steps in which the (mean) generator alone learns, by ``lambda_l1`` x
 L1 (+ the stage term): no discriminator, no noise term. The additive sampler's mean is what carries the
-subject's signal, and it learns it sooner without the adversarial and spread terms (one mean pass per
-step instead of the mean, two noise passes, the discriminator and their backward passes).
+subject's signal; on the demo it learned it sooner this way than under the full objective
+(``benchmarks/results/generator-learning.md``), at about a quarter of a full step's CPU (one mean pass instead
+of the mean, two noise passes, the discriminator and their backward passes).
 """
 
 from __future__ import annotations
