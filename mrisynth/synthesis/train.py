@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mrisynth.errors import InputError
 from mrisynth.io.atomic import atomic_path, save_figure
 from mrisynth.io.nifti import load_array
 from mrisynth.synthesis import models as zoo_models
@@ -232,8 +233,6 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
         pairs = LabelledPairs(pairs, [int(s.diagnosis in POSITIVE) for s in fs.train])
     if float(settings.net.get("severity_weight", 0.0)):  # the generator's severity path: labelled MRIs in every batch
         if settings.patch_size:
-            from mrisynth.errors import InputError
-
             raise InputError(f"synthesis.models.{name}: net.severity_weight needs whole volumes (patch_size 0): the "
                              f"severity encoder reads the whole brain, got patch_size {settings.patch_size}")
         pairs = staged(pairs, fs, mapping, multiple, [t1 for t1, _, _ in train_arrays])
@@ -247,8 +246,6 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
 
         meta_roi = Regions.on_grid(load_array(fs.val[0].paths.pet)[1], val[0]["pet"].shape).meta_roi
         if settings.select_by == "metaroi" and not meta_roi.any():
-            from mrisynth.errors import InputError
-
             raise InputError(f"select_by metaroi: the preprocessing grid of {fs.val[0].paths.pet} holds no meta-ROI voxel")
     n_steps = settings.steps
     every = settings.validate_every or n_steps
@@ -264,8 +261,6 @@ def train_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Path
     # adversarial (or feature-consistency) training that names the model nor, when stochastic, a trained noise term
     warmup_end = model.warmup_end if getattr(model, "mean_steps", 0) else 0
     if warmup_end and n_steps <= warmup_end:
-        from mrisynth.errors import InputError
-
         raise InputError(f"synthesis.models.{name}: steps ({n_steps}) must exceed the warm-up that ends at step {warmup_end} "
                          "(net.mean_steps, after FGAN's net.pretrain_steps): no step would be left to choose")
     validator = Validator(name, kwargs, mapping, val, train_dir, running_best, inference_config(cfg, multiple),
