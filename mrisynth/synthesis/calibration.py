@@ -13,8 +13,9 @@ K >= 2 draws (``impute --samples K``).
   mask): each draw's regional mean, their mean and sd, coverage over (subject, region) pairs and the
   Spearman correlation of sd and |error| over those pairs.
 - Raw coverage: draws recalibrated by impute (``synthesis.calibration.recalibrate``: deviations from the
-  mean times a factor c fit on the fold's validation subjects, in the imputation's JSON sidecar) are also
-  scored with their raw spread (sd / c). Spearman correlations do not depend on c.
+  mean times a factor c plus a shared error field tau * g_k, fit on the fold's validation subjects, in the
+  imputation's JSON sidecar: :mod:`mrisynth.synthesis.error_field`) are also scored as the generator drew
+  them (the same fields regenerated and removed, deviations divided by c).
 
 Outputs (``<results>/synthesis/calibration/``): subjects.csv (one row per model, fold, subject), regions.csv
 (one row per model, fold, subject, region), summary.csv and table.md (one row per model), and
@@ -32,18 +33,21 @@ from mrisynth.metrics.calibration import coverage, interval_half_width, spearman
 
 
 def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.ndarray, affine: np.ndarray,
-                        level: float, scale: float = 1.0) -> tuple[dict, list[dict]]:
-    """(voxel summary, one row per region) for one subject; ``samples`` is (X, Y, Z, K) SUVR whose deviations
-    from their mean were multiplied by ``scale`` (recalibration; the raw columns undo it)."""
+                        level: float, raw: np.ndarray | None = None, scale: float = 1.0,
+                        field_scale: float = 0.0) -> tuple[dict, list[dict]]:
+    """(voxel summary, one row per region) for one subject; ``samples`` is (X, Y, Z, K) SUVR as impute wrote
+    them (recalibrated by ``scale`` and ``field_scale``), ``raw`` the generator's own draws (default: the same)."""
     from mrisynth.anatomy import REGIONS, region_mask
 
+    raw = samples if raw is None else raw
     k = samples.shape[-1]
     inside = samples[mask]  # (V, K)
     mean, sd = inside.mean(1), inside.std(1, ddof=1)
     ref = reference[mask]
     err = np.abs(mean - ref)
     voxel = {"k": k, "n_voxels": int(mask.sum()), "coverage": coverage(ref, mean, sd, k, level),
-             "coverage_raw": coverage(ref, mean, sd / scale, k, level), "spread_scale": scale,
+             "coverage_raw": coverage(ref, mean, raw[mask].std(1, ddof=1), k, level), "spread_scale": scale,
+             "field_scale": field_scale,
              "spearman_sd_error": spearman(sd, err), "mean_sd": float(sd.mean()), "mae": float(err.mean())}
     regions = []
     for name in REGIONS:
@@ -52,20 +56,30 @@ def subject_calibration(samples: np.ndarray, reference: np.ndarray, mask: np.nda
             continue
         draws = samples[roi].mean(0)  # regional mean SUVR of each draw
         r_mean, r_sd, r_ref = float(draws.mean()), float(draws.std(ddof=1)), float(reference[roi].mean())
+        raw_sd = float(raw[roi].mean(0).std(ddof=1))
         regions.append({"region": name, "mean": r_mean, "sd": r_sd, "reference": r_ref, "abs_error": abs(r_mean - r_ref),
                         "covered": bool(abs(r_mean - r_ref) <= interval_half_width(r_sd, k, level)),
-                        "covered_raw": bool(abs(r_mean - r_ref) <= interval_half_width(r_sd / scale, k, level))})
+                        "covered_raw": bool(abs(r_mean - r_ref) <= interval_half_width(raw_sd, k, level))})
     return voxel, regions
 
 
-def _spread_scale(mean_path: Path) -> float:
-    """The recalibration factor impute applied (JSON sidecar of the mean image; 1 when absent)."""
+def _recalibration(mean_path: Path) -> tuple[float, float, float | None]:
+    """(c, tau, FWHM) impute applied (JSON sidecar of the mean image; 1, 0, None when absent)."""
     import json
 
     sidecar = mean_path.with_name(mean_path.name.replace(".nii.gz", ".json"))
-    if not sidecar.exists():
-        return 1.0
-    return float(json.loads(sidecar.read_text()).get("spread_scale", 1.0))
+    meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    return float(meta.get("spread_scale", 1.0)), float(meta.get("field_scale") or 0.0), meta.get("field_fwhm_mm")
+
+
+def _raw_draws(samples: np.ndarray, mean_path: Path, seed: int, participant: str, affine: np.ndarray):
+    """(raw draws, c, tau): impute's recalibration undone, with the same error fields regenerated."""
+    from mrisynth.synthesis import error_field
+
+    c, tau, fwhm = _recalibration(mean_path)
+    fields = None if not tau else error_field.error_fields(seed, participant, samples.shape[-1], samples.shape[:3],
+                                                           error_field.voxel_spacing(affine), fwhm)
+    return error_field.raw_draws(samples, c, tau, fields), c, tau
 
 
 def _load_samples(path: Path) -> np.ndarray:
@@ -101,7 +115,8 @@ def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, m
             samples = _load_samples(imputed_samples_path(*where))
             if samples.shape[:3] != reference.shape:
                 raise InputError(f"calibrate-synthesis: draws of sub-{s.participant_id} ({model}) are not on the grid of {ref_path}")
-            voxel, per_region = subject_calibration(samples, reference, mask, affine, level, _spread_scale(imputed_pet_path(*where)))
+            raw, c, tau = _raw_draws(samples, imputed_pet_path(*where), int(cfg["seed"]), s.participant_id, affine)
+            voxel, per_region = subject_calibration(samples, reference, mask, affine, level, raw, c, tau)
             key = {"model": model, "fold": fs.fold, "participant_id": s.participant_id, "reference": kind}
             subjects.append(key | voxel)
             regions += [key | r for r in per_region]
@@ -122,7 +137,8 @@ def summarize(subjects: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
                      "voxel_coverage_max": g["coverage"].max(), "voxel_spearman": g["spearman_sd_error"].mean(),
                      "mean_sd": g["mean_sd"].mean(), "mae": g["mae"].mean(), "n_region_pairs": len(r),
                      "region_coverage": r["covered"].mean() if len(r) else np.nan,
-                     "spread_scale": g["spread_scale"].mean(), "voxel_coverage_raw": g["coverage_raw"].mean(),
+                     "spread_scale": g["spread_scale"].mean(), "field_scale": g["field_scale"].mean(),
+                     "voxel_coverage_raw": g["coverage_raw"].mean(),
                      "region_coverage_raw": r["covered_raw"].mean() if len(r) else np.nan,
                      "region_spearman": spearman(r["sd"], r["abs_error"]) if len(r) else np.nan})
     return pd.DataFrame(rows)
@@ -134,14 +150,15 @@ def markdown_table(summary: pd.DataFrame, level: float) -> str:
              f"(mean ± t_(K-1) × sd × sqrt(1 + 1/K) of the K draws; goal {level - 0.05:.0%}-{min(level + 0.05, 1):.0%}). "
              "Spearman: rank correlation of the predicted sd with the absolute error of the mean (voxels: per "
              "subject over brain voxels, then averaged; regions: over all subject × region pairs). Raw: the draws "
-             "before the recalibration factor c (fit on each fold's validation subjects; 1 = not recalibrated).", "",
+             "before recalibration by the factor c and the shared error field of sd tau (fit on each fold's validation "
+             "subjects; c = 1 and tau = 0: not recalibrated).", "",
              "| model | K | subjects | voxel coverage (min-max) | voxel Spearman(sd, abs err) | mean sd (SUVR) | MAE of mean "
-             "| regional coverage | regional Spearman | region pairs | c (mean over folds) | raw voxel / regional coverage |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| regional coverage | regional Spearman | region pairs | c (mean over folds) | tau (SUVR) | raw voxel / regional coverage |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in summary.itertuples():
         lines.append(f"| {r.model} | {r.k} | {r.n_subjects} | {r.voxel_coverage:.3f} ({r.voxel_coverage_min:.3f}-"
                      f"{r.voxel_coverage_max:.3f}) | {r.voxel_spearman:.3f} | {r.mean_sd:.4f} | {r.mae:.4f} | "
-                     f"{r.region_coverage:.3f} | {r.region_spearman:.3f} | {r.n_region_pairs} | {r.spread_scale:.2f} | "
+                     f"{r.region_coverage:.3f} | {r.region_spearman:.3f} | {r.n_region_pairs} | {r.spread_scale:.2f} | {r.field_scale:.4f} | "
                      f"{r.voxel_coverage_raw:.3f} / {r.region_coverage_raw:.3f} |")
     return "\n".join(lines) + "\n"
 

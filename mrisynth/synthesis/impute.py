@@ -14,10 +14,12 @@ Per subject (:mod:`mrisynth.synthesis.paths`):
   int16 with the NIfTI scaling (scl_slope / scl_inter; nibabel applies it on read; < 1e-4 SUVR rounding).
 
 Recalibration (``synthesis.calibration.recalibrate``): before imputing, the same K draws are made for the
-fold's VALIDATION subjects with real PET, and one factor c is fit so that ``level`` of their brain voxels lie
-in the predictive intervals (:func:`mrisynth.metrics.calibration.spread_scale`); every imputed subject's
-draws are then ``mean + c (draw - mean)`` (mean unchanged, sd times c). c is in the JSON sidecar
-(``spread_scale``; 1 without recalibration), so the raw draws' calibration can still be reported.
+fold's VALIDATION subjects with real PET, and a factor c on the draws' deviations from their mean, with a
+shared error field tau * g_k of one FWHM (:mod:`mrisynth.synthesis.error_field`), is fit so that ``level`` of
+their brain voxels and of their regional means lie in the predictive intervals; every imputed subject's draws
+are then ``mean + c (draw - mean) + tau g_k`` (mean unchanged: the fields are centred over the K draws). c, tau
+and the FWHM are in the JSON sidecar (``spread_scale``, ``field_scale``, ``field_fwhm_mm``; 1, 0 and null
+without recalibration), so the raw draws' calibration can still be reported.
 """
 
 from __future__ import annotations
@@ -71,10 +73,11 @@ def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, part
     return mapping.net_to_pet(y[0, 0], t1[0, 0].cpu()).numpy(), method
 
 
-def fit_spread_scale(subjects, net, icfg, mapping: IntensityMapping, seed: int, samples: int, source: str,
-                     level: float) -> dict:
-    """Recalibration factor c of the draws, fit on ``subjects`` (the fold's validation subjects with real PET)."""
-    from mrisynth.metrics.calibration import coverage, spread_scale
+def fit_recalibration(subjects, net, icfg, mapping: IntensityMapping, seed: int, samples: int, source: str,
+                      calibration: dict) -> dict:
+    """Recalibration of the draws (c, and the shared error field's tau and FWHM: :mod:`.error_field`), fit on
+    ``subjects`` (the fold's validation subjects with real PET)."""
+    from mrisynth.synthesis import error_field
     from mrisynth.synthesis.subjects import require_files
 
     subjects = [s for s in subjects if s.has_pet]
@@ -82,18 +85,15 @@ def fit_spread_scale(subjects, net, icfg, mapping: IntensityMapping, seed: int, 
         raise InputError("recalibration needs validation subjects with real PET; the fold has none "
                          "(set synthesis.calibration.recalibrate: false)")
     require_files(subjects, "t1", "mask", "pet")
-    ref, mean, sd = [], [], []
+    fit_on = []
     for s in subjects:
         t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None]
         stack = np.stack([draw(net, t1, icfg, mapping, seed, s.participant_id, k, source)[0] for k in range(samples)], -1)
-        mask = load_array(s.paths.mask)[0] > 0
-        ref.append(load_array(s.paths.pet)[0][mask])
-        mean.append(stack[mask].mean(1))
-        sd.append(stack[mask].std(1, ddof=1))
-    ref, mean, sd = (np.concatenate(a) for a in (ref, mean, sd))
-    c = spread_scale(ref, mean, sd, samples, level)
-    return {"spread_scale": c, "fit_subjects": [s.participant_id for s in subjects],
-            "raw_validation_coverage": coverage(ref, mean, sd, samples, level), "level": level}
+        reference, affine = load_array(s.paths.pet)
+        fit_on.append({"id": s.participant_id, "stack": stack, "reference": reference, "affine": affine,
+                       "mask": load_array(s.paths.mask)[0] > 0})
+    fitted = error_field.fit(fit_on, seed, samples, float(calibration["level"]), list(calibration["field_fwhm_mm"]))
+    return fitted | {"fit_subjects": [s.participant_id for s in subjects], "level": float(calibration["level"])}
 
 
 def inverse_formula(mapping: IntensityMapping) -> str:
@@ -122,7 +122,7 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
     from mrisynth.cohort.splits import split_path
     from mrisynth.io.atomic import atomic_dir, atomic_path
     from mrisynth.io.nifti import load_nifti, save_nifti
-    from mrisynth.synthesis import paths
+    from mrisynth.synthesis import error_field, paths
     from mrisynth.synthesis.subjects import fold_subjects, require_files
     from mrisynth.synthesis.train import inference_config
 
@@ -146,9 +146,10 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
         zoo_models.to_fast_layout(net)
     recalibration = None
     if samples and cfg["synthesis"]["calibration"]["recalibrate"]:
-        recalibration = fit_spread_scale(fs.val, net, icfg, mapping, int(cfg["seed"]), samples, source,
-                                         float(cfg["synthesis"]["calibration"]["level"]))
+        recalibration = fit_recalibration(fs.val, net, icfg, mapping, int(cfg["seed"]), samples, source,
+                                          cfg["synthesis"]["calibration"])
     scale = recalibration["spread_scale"] if recalibration else 1.0
+    tau, fwhm = (recalibration["field_scale"], recalibration["fwhm_mm"]) if recalibration else (0.0, None)
     rows = []
     with atomic_dir(out_dir) as tmp:
         for s in tqdm(fs.impute, desc=f"impute {model_name} fold {fs.fold}", disable=not progress):
@@ -161,7 +162,9 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
                 method = draws[0][1]
                 stack = np.stack([d[0] for d in draws], -1)
                 pet = stack.mean(-1)
-                stack = pet[..., None] + np.float32(scale) * (stack - pet[..., None])
+                fields = None if not tau else error_field.error_fields(
+                    int(cfg["seed"]), s.participant_id, samples, stack.shape[:3], error_field.voxel_spacing(img.affine), fwhm)
+                stack = error_field.apply(stack, scale, tau, fields)
                 save_nifti(stack.std(-1, ddof=1), img.affine, tmp / imputed_sd_path(*where).name, dtype=np.float32)
                 save_nifti(stack, img.affine, tmp / imputed_samples_path(*where).name, dtype=np.int16)
             else:
@@ -172,7 +175,7 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
                        "inference": method, "intensity_mapping": mapping.describe(),
                        "samples": samples, "sample_source": source if samples else None,
                        "summary": "mean of the samples" if samples else "one draw",
-                       "spread_scale": scale, "recalibration": recalibration,
+                       "spread_scale": scale, "field_scale": tau, "field_fwhm_mm": fwhm, "recalibration": recalibration,
                        "inverse": inverse_formula(mapping)}
             (tmp / final.name.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar, indent=1) + "\n")
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,

@@ -15,7 +15,7 @@ import torch
 from mrisynth.io.nifti import load_array, save_nifti
 from mrisynth.synthesis import paths
 from mrisynth.synthesis.evaluate import BASELINES, evaluate_fold
-from mrisynth.synthesis.impute import fit_spread_scale, impute_fold, read_best
+from mrisynth.synthesis.impute import fit_recalibration, impute_fold, read_best
 from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.settings import model_settings
 from mrisynth.synthesis.models import load_generator
@@ -78,8 +78,8 @@ def test_synthesis_fits_and_recalibration_ignore_test_subjects(fold, tmp_path):
     # the factor is fit on the validation subjects: changing one moves it (same generator)
     best = read_best(paths.best_checkpoint(tmp_path / "test-changed", "pix2pix", 0))
     net, mapping = load_generator(best)[0], IntensityMapping.from_dict(best["mapping"])
-    refit = lambda: fit_spread_scale(fs.val, net, inference_config(cfg, int(best["multiple"])), mapping,  # noqa: E731
-                                     int(cfg["seed"]), 2, "noise", 0.9)["spread_scale"]
+    refit = lambda: fit_recalibration(fs.val, net, inference_config(cfg, int(best["multiple"])), mapping,  # noqa: E731
+                                      int(cfg["seed"]), 2, "noise", cfg["synthesis"]["calibration"])["spread_scale"]
     assert refit() == c_before
     _noise(fs.val[0], 50, kinds=("pet",))
     assert refit() != c_before
