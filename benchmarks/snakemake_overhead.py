@@ -12,6 +12,9 @@ from a clean folder:
 - ``greedy``: the greedy scheduler instead of the ILP;
 - ``greedy+subsample``: greedy, choosing among at most 8 of the ready jobs (``scheduler-subsample: 8``,
   what ``profiles/default`` sets; with 2 cores a choice among 8 loses nothing).
+- ``... +fan-in``: the same, but each job of the second fan lists every subject's file as input, as the
+  training, imputation and classify rules did before they depended on the QC table alone: each scheduling
+  round checks the existence and size of every input of the ready jobs it looks at.
 
 Not an option: a longer rate-limit window (``--max-jobs-per-timespan 6000/1m``) cut Snakemake's CPU 3.2x
 but made 20 one-second jobs on 2 cores take 81 s instead of 21 s: Snakemake 9 relies on that 1 s timer
@@ -53,7 +56,7 @@ rule qc:  # needs every subject (qc_summary, split)
     shell: "sleep {sleep}; touch {{output}}"
 
 rule fan:  # one per (classifier, fold, scenario)
-    input: "qc.txt"
+    input: {fan_input}
     output: "fan/{{f}}.txt"
     shell: "sleep {sleep}; touch {{output}}"
 
@@ -85,14 +88,16 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=1, help="runs per setting (the minimum is reported)")
     args = p.parse_args()
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    settings = {"default": [], "greedy": ["--scheduler", "greedy"],
-                "greedy+subsample": ["--scheduler", "greedy", "--scheduler-subsample", "8"]}
+    subsample = ["--scheduler", "greedy", "--scheduler-subsample", "8"]
+    qc_only, every_subject = '"qc.txt"', '"qc.txt", expand("pre/{s}.txt", s=SUBJECTS)'
+    settings = {"default": ([], qc_only), "greedy": (["--scheduler", "greedy"], qc_only),
+                "greedy+subsample": (subsample, qc_only), "greedy+subsample +fan-in": (subsample, every_subject)}
     jobs = args.subjects + args.fan + 3
     print(f"DAG of {jobs} jobs of {args.sleep:g} s sleep ({args.subjects} + {args.fan} in two fans), --cores 2, "
           f"min of {args.repeat} run(s); CPU = snakemake process tree\n")
-    print(f"{'setting':<10}{'CPU s':>8}{'wall s':>8}{'CPU ms/job':>12}")
+    print(f"{'setting':<26}{'CPU s':>8}{'wall s':>8}{'CPU ms/job':>12}")
     cpu = {}
-    for name, extra in settings.items():
+    for name, (extra, fan_input) in settings.items():
         best = None
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
@@ -102,13 +107,15 @@ def main() -> int:
                     for kind in ("t1", "pet"):
                         (folder / "raw" / f"{i}_{kind}.txt").touch()
                 (folder / "template.txt").touch()
-                (folder / "Snakefile").write_text(SNAKEFILE.format(subjects=args.subjects, fan=args.fan, sleep=args.sleep))
+                (folder / "Snakefile").write_text(SNAKEFILE.format(subjects=args.subjects, fan=args.fan, sleep=args.sleep,
+                                                                   fan_input=fan_input))
                 res = run(snakemake, folder, extra)
             best = res if best is None or res[0] < best[0] else best
         cpu[name] = best[0]
-        print(f"{name:<10}{best[0]:>8.1f}{best[1]:>8.1f}{1000 * best[0] / jobs:>12.0f}", flush=True)
+        print(f"{name:<26}{best[0]:>8.1f}{best[1]:>8.1f}{1000 * best[0] / jobs:>12.0f}", flush=True)
     for name in ("greedy", "greedy+subsample"):
         print(f"default / {name}: {cpu['default'] / cpu[name]:.2f}x Snakemake CPU")
+    print(f"fan-in / QC table only: {cpu['greedy+subsample +fan-in'] / cpu['greedy+subsample']:.2f}x Snakemake CPU")
     return 0
 
 

@@ -3,19 +3,8 @@ the rules); file names from :mod:`mrisynth.synthesis.paths`."""
 
 from __future__ import annotations
 
-from mrisynth.cohort.subjects import CohortSubject
 from mrisynth.synthesis.paths import calibration_dir, evaluation_dir
 from mrisynth.synthesis.settings import configured_models, sampled_models
-
-
-def inputs(subjects: list[CohortSubject], kind: str, phantom: bool) -> list[str]:
-    """Preprocessed files of every subject (``t1``, ``mask``), of those with real PET (``pet``), or the
-    hidden true PET of the PET-less ones (``truth``, phantom only)."""
-    if kind == "pet":
-        return [str(s.paths.pet) for s in subjects if s.has_pet]
-    if kind == "truth":
-        return [str(s.paths.truth_pet) for s in subjects if not s.has_pet] if phantom else []
-    return [str(getattr(s.paths, kind)) for s in subjects]
 
 
 def train_command(gpus_per_job: int) -> str:

@@ -20,8 +20,7 @@ rule landmarks:
     input:
         split=str(split_path(RESULTS, "{fold}")),
         manifest=MANIFEST_OUT,
-        t1=classify_dag.image_inputs(SUBJECTS, "t1"),
-        mask=classify_dag.image_inputs(SUBJECTS, "mask"),
+        preprocessed=PREPROCESSED,
     output:
         csv=f"{RESULTS}/classify/landmarks/fold-{{fold}}/landmarks.csv",
         tmap=f"{RESULTS}/classify/landmarks/fold-{{fold}}/tmap.nii.gz",
@@ -53,10 +52,9 @@ rule classify:
     input:
         split=str(split_path(RESULTS, "{fold}")),
         manifest=MANIFEST_OUT,
-        t1=classify_dag.image_inputs(SUBJECTS, "t1"),
-        mask=classify_dag.image_inputs(SUBJECTS, "mask"),
-        pet=lambda w: classify_dag.fold_inputs(
-            w.classifier, SCENARIOS, int(w.fold), RESULTS, SUBJECTS
+        preprocessed=PREPROCESSED,
+        imputed=lambda w: classify_dag.fold_inputs(
+            w.classifier, SCENARIOS, int(w.fold), RESULTS
         ),
         landmarks=lambda w: (
             f"{RESULTS}/classify/landmarks/fold-{w.fold}/landmarks.csv"
@@ -95,10 +93,9 @@ rule classify_regional:
     input:
         split=str(split_path(RESULTS, "{fold}")),
         manifest=MANIFEST_OUT,
-        t1=classify_dag.image_inputs(SUBJECTS, "t1"),
-        mask=classify_dag.image_inputs(SUBJECTS, "mask"),
-        pet=lambda w: classify_dag.fold_inputs(
-            "regional", SCENARIOS, int(w.fold), RESULTS, SUBJECTS
+        preprocessed=PREPROCESSED,
+        imputed=lambda w: classify_dag.fold_inputs(
+            "regional", SCENARIOS, int(w.fold), RESULTS
         ),
     output:
         expand(

@@ -11,6 +11,10 @@ PP_T1_ONLY = [s for s in SUBJECTS if not s.has_pet]
 PP = subject_paths(RESULTS, "{sub}", "{ses}", PP_CFG["resolution_mm"])
 PP_LOG = f"{RESULTS}/logs/preprocess/sub-{{sub}}_ses-{{ses}}"
 QC_SUMMARY = qc_summary_paths(RESULTS)
+# Later stages read every subject's preprocessed images but depend on the QC table, whose job waits for all
+# of them (one path instead of ~1,000 on the benchmark cohort: Snakemake stats every input of every ready job
+# in each scheduling round, several rounds a second while jobs run).
+PREPROCESSED = str(QC_SUMMARY["tsv"])
 # the templates on the grid, made once and read by every preprocessing job
 PP_TEMPLATES = str(templates_path(RESULTS, PP_CFG["resolution_mm"]))
 TRUTH_DIR = str(MANIFEST_DIR / config["phantom"]["truth_dir"])
@@ -91,11 +95,18 @@ rule preprocess_t1:
 
 
 rule qc_summary:
-    """Cohort QC table: failures below the config thresholds and outliers, reported loudly."""
+    """Cohort QC table: failures below the config thresholds and outliers, reported loudly. It stands for the
+    whole preprocessed cohort (PREPROCESSED): it runs once every subject's images exist."""
     input:
         qc=[str(s.paths.qc_json) for s in SUBJECTS],
         images=[str(s.paths.t1) for s in SUBJECTS]
+        + [str(s.paths.mask) for s in SUBJECTS]
         + [str(s.paths.pet) for s in PP_WITH_PET],
+        truth=(
+            [str(s.paths.truth_pet) for s in PP_T1_ONLY]
+            if config["cohort"] == "phantom"
+            else []
+        ),
     output:
         tsv=str(QC_SUMMARY["tsv"]),
         json=str(QC_SUMMARY["json"]),

@@ -14,7 +14,6 @@ SYNTH_EVAL = synthesis_paths.evaluation_dir(RESULTS)
 SYNTH_CALIB = synthesis_paths.calibration_dir(RESULTS)
 SYNTH_GPUS = int(config["synthesis"]["gpus_per_job"])
 SYNTH_TRAIN = synthesis_dag.train_command(SYNTH_GPUS)
-SYNTH_PHANTOM = config["cohort"] == "phantom"
 SYNTH_SPLITS = [str(split_path(RESULTS, k)) for k in SYNTH_FOLDS]
 SYNTH_DONE = [
     str(synthesis_paths.imputation_done(RESULTS, m, k))
@@ -32,9 +31,7 @@ rule train_synthesis:
     input:
         split=str(split_path(RESULTS, "{fold}")),
         manifest=MANIFEST_OUT,
-        t1=synthesis_dag.inputs(SUBJECTS, "t1", SYNTH_PHANTOM),
-        mask=synthesis_dag.inputs(SUBJECTS, "mask", SYNTH_PHANTOM),
-        pet=synthesis_dag.inputs(SUBJECTS, "pet", SYNTH_PHANTOM),
+        preprocessed=PREPROCESSED,
         config=CONFIGFILES,
     output:
         str(synthesis_paths.best_checkpoint(RESULTS, "{synth_model}", "{fold}")),
@@ -67,9 +64,7 @@ rule impute:
         ),
         split=str(split_path(RESULTS, "{fold}")),
         manifest=MANIFEST_OUT,
-        t1=synthesis_dag.inputs(SUBJECTS, "t1", SYNTH_PHANTOM),
-        mask=synthesis_dag.inputs(SUBJECTS, "mask", SYNTH_PHANTOM),
-        pet=synthesis_dag.inputs(SUBJECTS, "pet", SYNTH_PHANTOM),
+        preprocessed=PREPROCESSED,
     output:
         table=str(synthesis_paths.imputation_done(RESULTS, "{synth_model}", "{fold}")),
         folder=directory(
@@ -97,10 +92,7 @@ rule evaluate_synthesis:
         imputed=SYNTH_DONE,
         splits=SYNTH_SPLITS,
         manifest=MANIFEST_OUT,
-        t1=synthesis_dag.inputs(SUBJECTS, "t1", SYNTH_PHANTOM),
-        mask=synthesis_dag.inputs(SUBJECTS, "mask", SYNTH_PHANTOM),
-        pet=synthesis_dag.inputs(SUBJECTS, "pet", SYNTH_PHANTOM),
-        truth=synthesis_dag.inputs(SUBJECTS, "truth", SYNTH_PHANTOM),
+        preprocessed=PREPROCESSED,
     output:
         summary=str(SYNTH_EVAL / "summary.csv"),
         metrics=str(SYNTH_EVAL / "metrics.csv"),
@@ -133,10 +125,7 @@ rule calibrate_synthesis:
         ],
         splits=SYNTH_SPLITS,
         manifest=MANIFEST_OUT,
-        t1=synthesis_dag.inputs(SUBJECTS, "t1", SYNTH_PHANTOM),
-        mask=synthesis_dag.inputs(SUBJECTS, "mask", SYNTH_PHANTOM),
-        pet=synthesis_dag.inputs(SUBJECTS, "pet", SYNTH_PHANTOM),
-        truth=synthesis_dag.inputs(SUBJECTS, "truth", SYNTH_PHANTOM),
+        preprocessed=PREPROCESSED,
     output:
         summary=str(SYNTH_CALIB / "summary.csv"),
         table=str(SYNTH_CALIB / "table.md"),
