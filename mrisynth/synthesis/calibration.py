@@ -72,13 +72,20 @@ def _recalibration(mean_path: Path) -> tuple[float, float, float | None]:
     return float(meta.get("spread_scale", 1.0)), float(meta.get("field_scale") or 0.0), meta.get("field_fwhm_mm")
 
 
-def _raw_draws(samples: np.ndarray, mean_path: Path, seed: int, participant: str, affine: np.ndarray):
-    """(raw draws, c, tau): impute's recalibration undone, with the same error fields regenerated."""
+def _raw_draws(samples: np.ndarray, mean_path: Path, amplitude_path: Path, seed: int, participant: str,
+               affine: np.ndarray):
+    """(raw draws, c, tau): impute's recalibration undone, with the same error fields regenerated (their
+    amplitude map lies next to the imputations)."""
+    from mrisynth.io.nifti import load_array
     from mrisynth.synthesis import error_field
 
     c, tau, fwhm = _recalibration(mean_path)
-    fields = None if not tau else error_field.error_fields(seed, participant, samples.shape[-1], samples.shape[:3],
-                                                           error_field.voxel_spacing(affine), fwhm)
+    if not tau:
+        return error_field.raw_draws(samples, c, tau, None), c, tau
+    if not amplitude_path.exists():
+        raise InputError(f"calibrate-synthesis: {amplitude_path} is missing (rerun `mrisynth impute`)")
+    fields = error_field.error_fields(seed, participant, samples.shape[-1], samples.shape[:3],
+                                      error_field.voxel_spacing(affine), fwhm, load_array(amplitude_path)[0])
     return error_field.raw_draws(samples, c, tau, fields), c, tau
 
 
@@ -96,7 +103,7 @@ def _load_samples(path: Path) -> np.ndarray:
 def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, models: list[str]):
     """(subject rows, region rows, figure subjects) of one fold."""
     from mrisynth.io.nifti import load_array
-    from mrisynth.synthesis.paths import imputed_pet_path, imputed_samples_path
+    from mrisynth.synthesis.paths import error_field_amplitude_path, imputed_pet_path, imputed_samples_path
     from mrisynth.synthesis.subjects import fold_subjects, reference_pet, require_files
 
     level = float(cfg["synthesis"]["calibration"]["level"])
@@ -115,7 +122,8 @@ def calibrate_fold(cfg: dict, results: Path, manifest: Path, split_path: Path, m
             samples = _load_samples(imputed_samples_path(*where))
             if samples.shape[:3] != reference.shape:
                 raise InputError(f"calibrate-synthesis: draws of sub-{s.participant_id} ({model}) are not on the grid of {ref_path}")
-            raw, c, tau = _raw_draws(samples, imputed_pet_path(*where), int(cfg["seed"]), s.participant_id, affine)
+            amplitude = error_field_amplitude_path(results, model, fs.fold)
+            raw, c, tau = _raw_draws(samples, imputed_pet_path(*where), amplitude, int(cfg["seed"]), s.participant_id, affine)
             voxel, per_region = subject_calibration(samples, reference, mask, affine, level, raw, c, tau)
             key = {"model": model, "fold": fs.fold, "participant_id": s.participant_id, "reference": kind}
             subjects.append(key | voxel)

@@ -1,14 +1,16 @@
-"""A shared error field for multiple imputation. A generator's draws vary voxel by voxel, but its errors move
-together over centimetres (regional hypometabolism no MRI shows), so the regional means of its draws are too
-sure of themselves: on the demo, 90% intervals recalibrated on voxels covered 89% of test voxels but 79% of
-regional means. impute therefore adds ``tau * g_k`` to draw k, where g_k is a unit-variance Gaussian random
-field (white noise smoothed to ``fwhm_mm``, seeded by the config seed, subject and draw, centred over the K
-draws so that the imputed mean does not change), and refits the factor c on the draws' deviations. c, tau and
-the FWHM are fit on the fold's VALIDATION subjects: ``level`` of their voxels and of their regional means
-inside the intervals, and among the FWHMs tried the narrowest voxel intervals (sharpness subject to
-calibration, Gneiting et al. 2007). calibrate-synthesis regenerates the same fields to score the raw draws.
+"""A shared error field for multiple imputation. A generator's draws spread almost evenly over the brain, but
+its errors are largest, and move together, in the regions whose PET varies between subjects beyond what the
+MRI shows (on the benchmark cohort, 90% intervals recalibrated on voxels covered 95% of the motor and
+cerebellum means but 60-76% of the posterior cingulate, precuneus, temporoparietal and medial temporal
+means). impute therefore adds ``tau * a(v) * g_k(v)`` to draw k: g_k a unit-variance Gaussian random field
+(white noise smoothed to ``fwhm_mm``, seeded by the config seed, subject and draw, centred over the K draws so
+that the imputed mean does not change) and a(v) the between-subject sd of the fold's TRAINING subjects' PET
+around the residual base (the linear T1 map), scaled to mean 1 in the brain: where training PET varies
+beyond the MRI, the field is larger. c (on the draws' own deviations), tau and the FWHM are fit on the fold's
+VALIDATION subjects: ``level`` of their voxels and of their regional means inside the intervals, and among
+the FWHMs tried the narrowest voxel intervals (sharpness subject to calibration, Gneiting et al. 2007).
+calibrate-synthesis regenerates the same fields to score the raw draws.
 """
-
 from __future__ import annotations
 
 import zlib
@@ -37,12 +39,27 @@ def unit_field(shape: tuple, spacing_mm, fwhm_mm: float, rng: np.random.Generato
     return (gaussian_filter(rng.standard_normal(shape), sigma, mode="wrap") / norm).astype(np.float32)
 
 
-def error_fields(seed: int, participant: str, k: int, shape: tuple, spacing_mm, fwhm_mm: float) -> np.ndarray:
+def error_fields(seed: int, participant: str, k: int, shape: tuple, spacing_mm, fwhm_mm: float,
+                 amplitude: np.ndarray | None = None) -> np.ndarray:
     """(X, Y, Z, K) fields of one subject, centred over the K draws (their mean is 0 at every voxel; the sample
-    variance over draws keeps expectation 1)."""
+    variance over draws keeps expectation ``amplitude**2``, 1 without one)."""
     rng = np.random.default_rng(zlib.crc32(f"error-field:{seed}:{participant}:{fwhm_mm:g}".encode()))
     fields = np.stack([unit_field(shape, spacing_mm, fwhm_mm, rng) for _ in range(k)], -1)
-    return fields - fields.mean(-1, keepdims=True)
+    fields -= fields.mean(-1, keepdims=True)
+    return fields if amplitude is None else fields * amplitude[..., None].astype(np.float32)
+
+
+def amplitude_map(residuals_and_masks) -> np.ndarray:
+    """a(v): the sd over training subjects of their PET minus the residual base (``(residual, brain mask)``
+    pairs, streamed), scaled to mean 1 over the union of their brain masks (0 outside it)."""
+    n, total, squares, inside = 0, 0.0, 0.0, False
+    for residual, mask in residuals_and_masks:
+        r = residual.astype(np.float64)
+        n, total, squares, inside = n + 1, total + r, squares + r * r, inside | mask
+    if n < 2:
+        raise ValueError("the error field's amplitude needs at least 2 training subjects with PET")
+    sd = np.where(inside, np.sqrt(np.maximum(squares - total * total / n, 0.0) / (n - 1)), 0.0)
+    return (sd / max(float(sd[inside].mean()), 1e-12)).astype(np.float32)
 
 
 def apply(stack: np.ndarray, c: float, tau: float, fields: np.ndarray | None) -> np.ndarray:
@@ -83,9 +100,11 @@ def subject_moments(stack: np.ndarray, fields: np.ndarray, reference: np.ndarray
     return voxel, region
 
 
-def fit(subjects: list[dict], seed: int, k: int, level: float, fwhms: list[float]) -> dict:
+def fit(subjects: list[dict], seed: int, k: int, level: float, fwhms: list[float],
+        amplitude: np.ndarray | None = None) -> dict:
     """(c, tau, FWHM) from validation subjects, each ``{"id", "stack" (X, Y, Z, K), "reference", "mask",
-    "affine"}``: for every FWHM the (c, tau) of :func:`spread_and_field_scale`, then the FWHM with the smallest
+    "affine"}``, for fields of ``amplitude`` (:func:`amplitude_map`): for every FWHM the (c, tau) of
+    :func:`spread_and_field_scale`, then the FWHM with the smallest
     mean voxel predictive sd. Without FWHMs: tau = 0 (the voxelwise factor c alone)."""
     candidates = []
     for fwhm in fwhms or [None]:
@@ -93,7 +112,7 @@ def fit(subjects: list[dict], seed: int, k: int, level: float, fwhms: list[float
         for s in subjects:
             shape = s["stack"].shape[:3]
             fields = (np.zeros(s["stack"].shape, np.float32) if fwhm is None else
-                      error_fields(seed, s["id"], k, shape, voxel_spacing(s["affine"]), fwhm))
+                      error_fields(seed, s["id"], k, shape, voxel_spacing(s["affine"]), fwhm, amplitude))
             v, r = subject_moments(s["stack"], fields, s["reference"], s["mask"], s["affine"])
             vox.append(v)
             reg.append(r)

@@ -73,10 +73,28 @@ def draw(net, t1: torch.Tensor, icfg, mapping: IntensityMapping, seed: int, part
     return mapping.net_to_pet(y[0, 0], t1[0, 0].cpu()).numpy(), method
 
 
+def field_amplitude(train, mapping: IntensityMapping) -> np.ndarray:
+    """The error field's amplitude a(v) from the fold's training subjects with real PET: their PET minus the
+    residual base (the generator's zero output: the linear T1 map)."""
+    from mrisynth.synthesis import error_field
+    from mrisynth.synthesis.subjects import require_files
+
+    train = [s for s in train if s.has_pet]
+    require_files(train, "t1", "mask", "pet")
+
+    def pairs():
+        for s in train:
+            t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])
+            base = mapping.net_to_pet(torch.zeros_like(t1), t1).numpy()
+            yield load_array(s.paths.pet)[0] - base, load_array(s.paths.mask)[0] > 0
+
+    return error_field.amplitude_map(pairs())
+
+
 def fit_recalibration(subjects, net, icfg, mapping: IntensityMapping, seed: int, samples: int, source: str,
-                      calibration: dict) -> dict:
-    """Recalibration of the draws (c, and the shared error field's tau and FWHM: :mod:`.error_field`), fit on
-    ``subjects`` (the fold's validation subjects with real PET)."""
+                      calibration: dict, amplitude: np.ndarray | None = None) -> dict:
+    """Recalibration of the draws (c, and the shared error field's tau and FWHM: :mod:`.error_field`, of
+    ``amplitude``), fit on ``subjects`` (the fold's validation subjects with real PET)."""
     from mrisynth.synthesis import error_field
     from mrisynth.synthesis.subjects import require_files
 
@@ -92,7 +110,8 @@ def fit_recalibration(subjects, net, icfg, mapping: IntensityMapping, seed: int,
         reference, affine = load_array(s.paths.pet)
         fit_on.append({"id": s.participant_id, "stack": stack, "reference": reference, "affine": affine,
                        "mask": load_array(s.paths.mask)[0] > 0})
-    fitted = error_field.fit(fit_on, seed, samples, float(calibration["level"]), list(calibration["field_fwhm_mm"]))
+    fitted = error_field.fit(fit_on, seed, samples, float(calibration["level"]), list(calibration["field_fwhm_mm"]),
+                             amplitude)
     return fitted | {"fit_subjects": [s.participant_id for s in subjects], "level": float(calibration["level"])}
 
 
@@ -144,10 +163,11 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
     icfg = inference_config(cfg, int(best["multiple"]))
     if icfg.fast:
         zoo_models.to_fast_layout(net)
-    recalibration = None
+    recalibration, amplitude = None, None
     if samples and cfg["synthesis"]["calibration"]["recalibrate"]:
+        amplitude = field_amplitude(fs.train, mapping) if cfg["synthesis"]["calibration"]["field_fwhm_mm"] else None
         recalibration = fit_recalibration(fs.val, net, icfg, mapping, int(cfg["seed"]), samples, source,
-                                          cfg["synthesis"]["calibration"])
+                                          cfg["synthesis"]["calibration"], amplitude)
     scale = recalibration["spread_scale"] if recalibration else 1.0
     tau, fwhm = (recalibration["field_scale"], recalibration["fwhm_mm"]) if recalibration else (0.0, None)
     rows = []
@@ -163,7 +183,8 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
                 stack = np.stack([d[0] for d in draws], -1)
                 pet = stack.mean(-1)
                 fields = None if not tau else error_field.error_fields(
-                    int(cfg["seed"]), s.participant_id, samples, stack.shape[:3], error_field.voxel_spacing(img.affine), fwhm)
+                    int(cfg["seed"]), s.participant_id, samples, stack.shape[:3], error_field.voxel_spacing(img.affine),
+                    fwhm, amplitude)
                 stack = error_field.apply(stack, scale, tau, fields)
                 save_nifti(stack.std(-1, ddof=1), img.affine, tmp / imputed_sd_path(*where).name, dtype=np.float32)
                 save_nifti(stack, img.affine, tmp / imputed_samples_path(*where).name, dtype=np.int16)
@@ -181,6 +202,9 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,
                          "has_real_pet": s.has_pet, "inference": method, "samples": samples, "spread_scale": scale,
                          "path": str(final)})
+        if tau and rows:  # calibrate-synthesis regenerates the fields with it
+            save_nifti(amplitude, img.affine, tmp / paths.error_field_amplitude_path(results, model_name, fs.fold).name,
+                       dtype=np.float32)
     with atomic_path(table) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["participant_id"], delimiter="\t")
         writer.writeheader()

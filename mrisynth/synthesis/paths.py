@@ -70,6 +70,11 @@ def imputed_samples_path(results: str | Path, model: str, fold: int, participant
     return mean.with_name(mean.name.replace(f"_desc-synth{model}_pet", f"_desc-synth{model}samples_pet"))
 
 
+def error_field_amplitude_path(results: str | Path, model: str, fold: int) -> Path:
+    """The shared error field's amplitude map of a fold's imputations (:mod:`mrisynth.synthesis.error_field`)."""
+    return imputed_dir(results, model, fold) / "error_field_amplitude.nii.gz"
+
+
 def imputation_done(results: str | Path, model: str, fold: int) -> Path:
     """A small table of what ``impute`` wrote for a fold (the rule's output; per-subject names depend on the split)."""
     return fold_dir(results, model, fold) / "imputed.tsv"

@@ -65,3 +65,21 @@ def test_no_shared_error_needs_no_field():
     c, tau = spread_and_field_scale(voxel, region, k, level)
     assert tau == 0.0 and c == pytest.approx(1.0, abs=0.05)
     assert coverage(voxel[0], 0.0, c * np.sqrt(voxel[1]), k, level) == pytest.approx(level, abs=1e-3)
+
+
+def test_amplitude_map_is_the_residual_sd_scaled_to_mean_one_in_the_brain():
+    rng = np.random.default_rng(6)
+    masks = np.zeros((5, 6, 6, 6), bool)
+    masks[:, 1:5, 1:5, 1:5] = True
+    masks[0, 1, 1, 1] = False  # the union counts
+    residuals = rng.normal(size=(5, 6, 6, 6)) * np.linspace(0.5, 2.0, 6)[None, :, None, None]
+    a = error_field.amplitude_map(zip(residuals, masks))
+    sd = residuals.std(0, ddof=1)
+    inside = masks.any(0)
+    np.testing.assert_allclose(a[inside], sd[inside] / sd[inside].mean(), rtol=1e-5)
+    assert a[inside].mean() == pytest.approx(1.0) and not a[~inside].any()
+    g = error_field.error_fields(1, "01", 4, (6, 6, 6), (3.0, 3.0, 3.0), 6.0, a)
+    np.testing.assert_allclose(g, error_field.error_fields(1, "01", 4, (6, 6, 6), (3.0, 3.0, 3.0), 6.0) * a[..., None],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="at least 2"):
+        error_field.amplitude_map(zip(residuals[:1], masks[:1]))

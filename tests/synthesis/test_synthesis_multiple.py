@@ -221,7 +221,8 @@ def test_additive_sampler_crps_selection_antithetic_draws_and_recalibration(addi
     # validation subjects; g_k: the subject's centred error fields, regenerated from the seed)
     tau, fwhm = sidecar["field_scale"], sidecar["field_fwhm_mm"]
     assert sidecar["recalibration"]["fwhm_mm"] == fwhm and (tau == 0) == (fwhm is None) or tau > 0
-    fields = error_field.error_fields(42, r["participant_id"], 4, raw.shape[:3], (3.0, 3.0, 3.0), fwhm) if tau else None
+    amplitude = (np.asarray(nib.load(paths.error_field_amplitude_path(results, "pix2pix", 0)).dataobj) if tau else None)
+    fields = error_field.error_fields(42, r["participant_id"], 4, raw.shape[:3], (3.0, 3.0, 3.0), fwhm, amplitude) if tau else None
     mean = np.asarray(nib.load(paths.imputed_pet_path(*args)).dataobj)
     sd = np.asarray(nib.load(paths.imputed_sd_path(*args)).dataobj)
     np.testing.assert_allclose(mean, raw.mean(-1), atol=1e-5)
