@@ -96,7 +96,8 @@ rule preprocess_t1:
 
 rule qc_summary:
     """Cohort QC table: failures below the config thresholds and outliers, reported loudly. It stands for the
-    whole preprocessed cohort (PREPROCESSED): it runs once every subject's images exist."""
+    whole preprocessed cohort (PREPROCESSED): it runs once every subject's images exist.
+    """
     input:
         qc=[str(s.paths.qc_json) for s in SUBJECTS],
         images=[str(s.paths.t1) for s in SUBJECTS]
