@@ -104,8 +104,8 @@ def fit(subjects: list[dict], seed: int, k: int, level: float, fwhms: list[float
         amplitude: np.ndarray | None = None) -> dict:
     """(c, tau, FWHM) from validation subjects, each ``{"id", "stack" (X, Y, Z, K), "reference", "mask",
     "affine"}``, for fields of ``amplitude`` (:func:`amplitude_map`): for every FWHM the (c, tau) of
-    :func:`spread_and_field_scale`, then the FWHM with the smallest
-    mean voxel predictive sd. Without FWHMs: tau = 0 (the voxelwise factor c alone)."""
+    :func:`spread_and_field_scale`, then, among the FWHMs whose regional coverage reaches ``level`` (else the
+    best one), the smallest mean voxel predictive sd. Without FWHMs: tau = 0 (the voxelwise factor c alone)."""
     candidates = []
     for fwhm in fwhms or [None]:
         vox, reg = [], []
