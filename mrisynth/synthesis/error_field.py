@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from mrisynth.metrics.calibration import interval_half_width, predictive_sd, spread_and_field_scale, spread_scale
+from mrisynth.metrics.calibration import coverage, predictive_sd, spread_and_field_scale, spread_scale
 
 FWHM_TO_SIGMA = 1 / np.sqrt(8 * np.log(2))
 MAX_FIT_VOXELS = 200_000  # voxel entries used for the fit (every n-th brain voxel): the fit's cost stays small
@@ -106,6 +106,9 @@ def fit(subjects: list[dict], seed: int, k: int, level: float, fwhms: list[float
     "affine"}``, for fields of ``amplitude`` (:func:`amplitude_map`): for every FWHM the (c, tau) of
     :func:`spread_and_field_scale`, then, among the FWHMs whose regional coverage reaches ``level`` (else the
     best one), the smallest mean voxel predictive sd. Without FWHMs: tau = 0 (the voxelwise factor c alone)."""
+    def cover(moments, c, tau):  # moments[0] is the error of the mean, so the "mean" passed is 0
+        return coverage(moments[0], 0.0, predictive_sd(c, tau, *moments[1:]), k, level)
+
     candidates = []
     for fwhm in fwhms or [None]:
         vox, reg = [], []
@@ -126,14 +129,10 @@ def fit(subjects: list[dict], seed: int, k: int, level: float, fwhms: list[float
             c, tau = spread_and_field_scale(voxel, region, k, level)
         candidates.append({"fwhm_mm": fwhm, "spread_scale": c, "field_scale": tau,
                            "mean_voxel_sd": float(predictive_sd(c, tau, *voxel[1:]).mean()),
-                           "validation_coverage": _cover(voxel, c, tau, k, level),
-                           "validation_region_coverage": _cover(region, c, tau, k, level),
-                           "raw_validation_coverage": _cover(voxel, 1.0, 0.0, k, level),
-                           "raw_validation_region_coverage": _cover(region, 1.0, 0.0, k, level)})
+                           "validation_coverage": cover(voxel, c, tau),
+                           "validation_region_coverage": cover(region, c, tau),
+                           "raw_validation_coverage": cover(voxel, 1.0, 0.0),
+                           "raw_validation_region_coverage": cover(region, 1.0, 0.0)})
     calibrated = [r for r in candidates if r["validation_region_coverage"] >= level] or \
         [max(candidates, key=lambda r: r["validation_region_coverage"])]
     return min(calibrated, key=lambda r: r["mean_voxel_sd"]) | {"candidates": candidates}
-
-
-def _cover(moments: tuple, c: float, tau: float, k: int, level: float) -> float:
-    return float(np.mean(np.abs(moments[0]) <= interval_half_width(predictive_sd(c, tau, *moments[1:]), k, level)))
