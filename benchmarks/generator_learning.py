@@ -67,7 +67,26 @@ def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, orac
     dev = [s for s in fs.train + fs.val + fs.impute if s.split == "train" or (all_truth and s.split == "val")]
     labelled = lambda subjects: [(mapping.t1_to_net(load_array(s.paths.t1)[0]), DISEASE_STAGE[s.diagnosis]) for s in subjects]  # noqa: E731
     return (mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi, labelled(dev), labelled(fs.test),
-            labelled(fs.val))
+            labelled(fs.val), affine)
+
+
+class RegionReadout(torch.nn.Module):
+    """Mean of the input in each region (masks on the padded grid), standardised over the training T1s, then a
+    linear layer."""
+
+    def __init__(self, masks: torch.Tensor, train_x: torch.Tensor):
+        super().__init__()
+        self.register_buffer("weights", masks / masks.sum((1, 2, 3), keepdim=True))
+        feats = self.means(train_x)
+        self.register_buffer("mu", feats.mean(0))
+        self.register_buffer("sd", feats.std(0) + 1e-6)
+        self.linear = torch.nn.Linear(len(masks), 1)
+
+    def means(self, x):
+        return torch.einsum("ncxyz,rxyz->nr", x, self.weights)
+
+    def forward(self, x):
+        return self.linear((self.means(x) - self.mu) / self.sd)
 
 
 def pad(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple]:
@@ -124,6 +143,8 @@ def pretrain_severity(net, dev, val_stage, multiple, steps, lr, seed, test_stage
         loss = stage_loss(net, dev, rng, multiple)
         opt.zero_grad()
         loss.backward()
+        if args.encoder_clip:
+            torch.nn.utils.clip_grad_norm_(net.encoder.parameters(), args.encoder_clip)
         opt.step()
         if step % every == 0:
             enc.eval()
@@ -162,6 +183,11 @@ def main() -> None:
                     help="> 0: add this weight times the L1 of 4^3- and 8^3-voxel block means (regional offsets)")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="> 0: score an exponential moving average of the weights with this decay (against oscillation)")
+    ap.add_argument("--region-encoder", action="store_true",
+                    help="the severity encoder is a linear readout of the T1 means in mrisynth.anatomy's regions")
+    ap.add_argument("--encoder-lr", type=float, default=0.0, help="> 0: the severity encoder's own learning rate")
+    ap.add_argument("--encoder-clip", type=float, default=0.0, help="> 0: clip the severity encoder's gradient norm")
+    ap.add_argument("--trace", type=int, default=0, help="print the stage MSE every 25 steps up to this step")
     ap.add_argument("--oracle-targets", action="store_true",
                     help="known-signal case: train and score against the phantom's achievable PET (no unpredictable part)")
     ap.add_argument("--all-truth", action="store_true", help="train on every non-test subject's true PET (probe of data size)")
@@ -175,19 +201,30 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     cfg = yaml.safe_load(args.config.read_text())
-    mapping, pairs, val, test, roi, dev, test_stage, val_stage = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
+    mapping, pairs, val, test, roi, dev, test_stage, val_stage, affine = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
     multiple = 2 ** args.num_downs
     out_c = 2 if args.severity_head else 1
     net = init_weights(UnetGenerator(1, out_c, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
     start_at_template(net)
     if args.severity_head:
         net = SeverityPath(net, 1, 8, 3)  # the pipeline's severity path (encoder: PyTorch's default init)
+    if args.region_encoder:
+        from mrisynth.anatomy import REGIONS, region_mask
+
+        shape = tuple(pad(pairs[0][0], multiple)[0].shape[2:])
+        masks = torch.stack([torch.from_numpy(region_mask(n, affine, shape)).float() for n in sorted(REGIONS)])
+        net.encoder = RegionReadout(masks, torch.cat([pad(t, multiple)[0] for t, _ in dev]))
     if args.shuffle_stages:  # negative control: the stage labels permuted among the training subjects
         perm = np.random.default_rng(args.seed + 1).permutation(len(dev))
         dev = [(t, dev[int(j)][1]) for (t, _), j in zip(dev, perm)]
     if args.pretrain_severity:
         pretrain_severity(net, dev, val_stage, multiple, args.pretrain_severity, args.lr, args.seed, test_stage)
-    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=args.lr, betas=(0.5, 0.999))
+    params = [p for p in net.parameters() if p.requires_grad]
+    if args.encoder_lr:
+        enc = {id(p) for p in net.encoder.parameters()}
+        params = [{"params": [p for p in params if id(p) not in enc]},
+                  {"params": [p for p in params if id(p) in enc], "lr": args.encoder_lr}]
+    opt = torch.optim.Adam(params, lr=args.lr, betas=(0.5, 0.999))
     print(f"fold {args.fold}: {len(pairs)} train, {len(val)} val, {len(test)} test; norm {args.norm}, lr {args.lr}, "
           f"loss {args.loss}; meta-ROI {int(roi.sum())} voxels", flush=True)
     print(f"step 0: val {scores(net.eval(), mapping, val, roi, multiple)}; test {scores(net, mapping, test, roi, multiple)} "
@@ -211,9 +248,15 @@ def main() -> None:
             pooled = torch.nn.functional.avg_pool3d(pred, k) - torch.nn.functional.avg_pool3d(y, k)
             loss = loss + args.multiscale * pooled.abs().mean()
         if args.severity_head and not args.pretrain_severity:
-            loss = loss + args.severity_head * stage_loss(net, dev, rng, multiple)
+            st = stage_loss(net, dev, rng, multiple)
+            loss = loss + args.severity_head * st
+            if args.trace and step <= args.trace and step % 25 == 0:
+                gn = torch.sqrt(sum((p.grad ** 2).sum() for p in net.encoder.parameters() if p.grad is not None)) if step > 1 else 0
+                print(f"  step {step}: stage MSE {float(st.detach()):.4f}, previous encoder grad norm {float(gn):.3g}", flush=True)
         opt.zero_grad()
         loss.backward()
+        if args.encoder_clip:
+            torch.nn.utils.clip_grad_norm_(net.encoder.parameters(), args.encoder_clip)
         opt.step()
         losses.append(float(loss.detach()))
         if args.ema:

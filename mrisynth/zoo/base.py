@@ -160,6 +160,9 @@ class ZooModel:
         return tuple(out)
 
     # ----------------------------------------------------------------- one optimizer update
+    def before_step(self, name: str) -> None:
+        """Called between the backward passes and the step of optimizer ``name`` (e.g. to clip gradients)."""
+
     def optimize(self, name: str, loss_fn: LossFn, *inputs: torch.Tensor) -> dict[str, float]:
         """One update of optimizer ``name`` on ``inputs`` split into ``accumulation`` micro-batches."""
         opt = self.optimizers[name]
@@ -181,6 +184,9 @@ class ZooModel:
                 (scaler.scale(loss) if scaler else loss).backward()
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + float(value) / k
+            if scaler:
+                scaler.unscale_(opt)  # before_step sees the true gradients
+            self.before_step(name)
             if scaler:
                 scaler.step(opt)
                 scaler.update()

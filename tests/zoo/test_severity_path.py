@@ -96,3 +96,21 @@ def test_known_signal_needs_the_severity_path():
         start_at_template(m.nets["G"])
     err_plain, err_staged = fit(plain, mri, pet, c, 200), fit(staged, mri, pet, c, 200)
     assert err_staged < 0.6 * err_plain, (err_plain, err_staged)
+
+
+def test_encoder_gradient_is_clipped_to_clip_times_weight_and_the_maps_are_not():
+    torch.manual_seed(0)
+    model = Pix2Pix(severity_weight=2.0, severity_width=4, severity_clip=0.5, gan_weight=0.0, **KW)
+    path = severity_path(model.nets["G"])
+    a, b = torch.randn(1, 1, 16, 16, 16), torch.randn(1, 1, 16, 16, 16)
+    images, stages = torch.randn(1, 3, 1, 16, 16, 16), torch.tensor([[50.0, -50.0, 50.0]])  # far off: a huge gradient
+    loss, _ = model.g_loss(a, b, images, stages)
+    loss.backward()
+    norm = lambda ps: float(torch.sqrt(sum((p.grad**2).sum() for p in ps if p.grad is not None)))  # noqa: E731
+    maps_before = norm(path.maps.parameters())
+    assert norm(path.encoder.parameters()) > 10.0
+    model.before_step("G")
+    assert norm(path.encoder.parameters()) == pytest.approx(0.5 * 2.0, rel=1e-4)
+    assert norm(path.maps.parameters()) == maps_before
+    with pytest.raises(ValueError, match="severity_clip"):
+        Pix2Pix(severity_weight=1.0, severity_clip=-1.0, **KW)

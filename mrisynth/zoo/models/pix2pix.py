@@ -28,6 +28,10 @@ median that L1 seeks is the centre the energy score seeks, so the optimum stays 
 (:class:`mrisynth.zoo.nets.severity.SeverityPath`: map0 + s(x) * map1) and adds ``severity_weight`` times the
 MSE of s against the disease stage of labelled images that each batch carries as its last two items
 (images (N, k, C, *spatial), stages (N, k)); weigh it like the reconstruction term (``lambda_l1``).
+The encoder's gradient norm is clipped to ``severity_clip`` x ``severity_weight`` (0: no clipping): its
+wide last layer under Adam at lr 1e-3 can jump, one step's stage MSE reaching ~40 with a gradient norm ~1e4
+times the usual, and Adam's second moment then keeps the encoder still for thousands of steps (on a
+benchmark fold the subject-level path never learned; ``benchmarks/results/generator-learning.md``).
 
 ``mean_steps > 0``: a warm-up of that many steps in which the (mean) generator alone learns, by ``lambda_l1`` x
 L1 (+ the stage term): no discriminator, no noise term. The additive sampler's mean is what carries the
@@ -123,6 +127,7 @@ class Pix2Pix(AdversarialModel):
         noise_ngf: int | None = None,
         severity_weight: float = 0.0,
         severity_width: int = 8,
+        severity_clip: float = 1.0,
         mean_l1: float = 0.0,
         mean_steps: int = 0,
         seed: int | None = None,
@@ -137,7 +142,9 @@ class Pix2Pix(AdversarialModel):
         self.diversity, self.lambda_div = diversity, lambda_div
         if severity_weight < 0:
             raise ValueError(f"severity_weight must be >= 0, got {severity_weight}")
-        self.severity_weight, self.mean_l1 = float(severity_weight), float(mean_l1)
+        if severity_clip < 0:
+            raise ValueError(f"severity_clip must be >= 0, got {severity_clip}")
+        self.severity_weight, self.severity_clip, self.mean_l1 = float(severity_weight), float(severity_clip), float(mean_l1)
         if mean_steps < 0:
             raise ValueError(f"mean_steps must be >= 0, got {mean_steps}")
         if mean_steps and sampler != "additive" and (check_noise(noise, noise_channels) or use_dropout):
@@ -200,6 +207,12 @@ class Pix2Pix(AdversarialModel):
             raise ValueError("severity_weight > 0 needs batches ending in (labelled images, disease stages)")
         stage = severity_path(self.nets["G"]).stage_loss(*extra[-2:])
         return loss + self.severity_weight * stage, {**logs, "g_stage": stage.detach()}
+
+    def before_step(self, name: str) -> None:
+        """Clip the severity encoder's gradient norm (``severity_clip`` x ``severity_weight``)."""
+        if name == "G" and self.severity_weight and self.severity_clip:
+            encoder = severity_path(self.nets["G"]).encoder
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), self.severity_clip * self.severity_weight)
 
     def mean_loss(self, a, b, *extra):
         """The warm-up's loss (``mean_steps``): lambda_l1 x |mean(a) - b| (+ the stage term)."""
