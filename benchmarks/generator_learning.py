@@ -143,8 +143,6 @@ def pretrain_severity(net, dev, val_stage, multiple, steps, lr, seed, test_stage
         loss = stage_loss(net, dev, rng, multiple)
         opt.zero_grad()
         loss.backward()
-        if args.encoder_clip:
-            torch.nn.utils.clip_grad_norm_(net.encoder.parameters(), args.encoder_clip)
         opt.step()
         if step % every == 0:
             enc.eval()

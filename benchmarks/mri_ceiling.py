@@ -51,7 +51,11 @@ def main() -> None:
     roi = Regions.on_grid(affine, shape).meta_roi
     masks = [region_mask(n, affine, shape) for n in sorted(REGIONS)]
     metaroi = {s.participant_id: float(load_array(reference_pet(s)[0])[0][roi].mean()) for s in subjects}
-    t1_means = {s.participant_id: [float(load_array(s.paths.t1)[0][m].mean()) for m in masks] for s in everyone.values()}
+    def region_means(path) -> list[float]:
+        t1 = load_array(path)[0]
+        return [float(t1[m].mean()) for m in masks]
+
+    t1_means = {s.participant_id: region_means(s.paths.t1) for s in everyone.values()}
 
     latents = pd.read_csv(args.truth / "latents.csv").set_index("participant_id").loc[[s.participant_id for s in subjects]]
     mri = [c for c in latents if c.startswith("gm_loss_")] + ["ventricle_mm", "age"]
