@@ -39,6 +39,7 @@ from mrisynth.synthesis.inference import predict
 from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.paths import imputed_pet_path, imputed_samples_path, imputed_sd_path
 from mrisynth.synthesis.settings import ModelSettings
+from mrisynth.synthesis.severity_gain import fit_severity_gain
 
 SOURCES = ("noise", "dropout")
 
@@ -163,6 +164,7 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
     icfg = inference_config(cfg, int(best["multiple"]))
     if icfg.fast:
         zoo_models.to_fast_layout(net)
+    gain = fit_severity_gain(net, fs.val, mapping, icfg, settings.severity_gain)  # before the draws: they use it
     recalibration, amplitude = None, None
     if samples and cfg["synthesis"]["calibration"]["recalibrate"]:
         amplitude = field_amplitude(fs.train, mapping) if cfg["synthesis"]["calibration"]["field_fwhm_mm"] else None
@@ -197,6 +199,7 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
                        "samples": samples, "sample_source": source if samples else None,
                        "summary": "mean of the samples" if samples else "one draw",
                        "spread_scale": scale, "field_scale": tau, "field_fwhm_mm": fwhm, "recalibration": recalibration,
+                       "severity_gain": gain,
                        "inverse": inverse_formula(mapping)}
             (tmp / final.name.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar, indent=1) + "\n")
             rows.append({"participant_id": s.participant_id, "session_id": s.session_id, "split": s.split,

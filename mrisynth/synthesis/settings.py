@@ -37,6 +37,7 @@ class ModelSettings:
     lr: float
     ema_decay: float = 0.0
     validate_every: int = 0
+    severity_gain: str = "none"
     net: dict = field(default_factory=dict)
 
     @property
@@ -80,6 +81,7 @@ def model_settings(cfg: dict, name: str, steps: int | None = None, samples: int 
         lr=float(section.get("lr", sc["lr"])),  # per model, else the synthesis section's
         ema_decay=float(section.get("ema_decay", sc["ema_decay"])),
         validate_every=int(section.get("validate_every", sc["validate_every"])),
+        severity_gain=str(section.get("severity_gain", "none")),
         net=dict(section["net"]),
     )
 

@@ -31,6 +31,9 @@ class SeverityPath(nn.Module):
         conv = nn.Conv3d if spatial_dims == 3 else nn.Conv2d
         pool = nn.AdaptiveAvgPool3d(4) if spatial_dims == 3 else nn.AdaptiveAvgPool2d(4)
         self.maps = maps
+        # s is used as centre + gain * (s - centre): 1 and 0 while training; set after it by a gain fit on
+        # held-out subjects (mrisynth.synthesis.severity_gain). Plain attributes: not in the state dict.
+        self.gain, self.centre = 1.0, 0.0
         self.encoder = nn.Sequential(
             conv(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
             conv(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
@@ -52,7 +55,10 @@ class SeverityPath(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.maps(x)
         c = out.shape[1] // 2
-        s = self.severity(x).to(out.dtype).view(-1, *[1] * (out.dim() - 1))
+        s = self.severity(x)
+        if self.gain != 1.0:
+            s = self.centre + self.gain * (s - self.centre)
+        s = s.to(out.dtype).view(-1, *[1] * (out.dim() - 1))
         return out[:, :c] + s * out[:, c:]
 
     def stage_loss(self, images: torch.Tensor, stages: torch.Tensor) -> torch.Tensor:
