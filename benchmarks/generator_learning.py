@@ -25,7 +25,8 @@ import torch
 from mrisynth.zoo.nets.severity import SeverityPath
 
 
-def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, oracle_targets: bool = False):
+def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, oracle_targets: bool = False,
+              stages_without_pet: bool = False):
     from mrisynth.cohort.splits import split_path
     from mrisynth.cohort.table import DISEASE_STAGE
     from mrisynth.io.nifti import load_array
@@ -65,9 +66,11 @@ def load_fold(cfg: dict, results: Path, fold: int, all_truth: bool = False, orac
     val = [] if all_truth else fs.val
     # every training subject's T1 and disease stage (PET or not), for --severity-head; test subjects' for scoring
     dev = [s for s in fs.train + fs.val + fs.impute if s.split == "train" or (all_truth and s.split == "val")]
+    if stages_without_pet:  # the stage loss only on training MRIs whose PET the maps never see
+        dev = [s for s in dev if s not in fs.train]
     labelled = lambda subjects: [(mapping.t1_to_net(load_array(s.paths.t1)[0]), DISEASE_STAGE[s.diagnosis]) for s in subjects]  # noqa: E731
     return (mapping, pairs, held_out(val), held_out(fs.test), regions.meta_roi, labelled(dev), labelled(fs.test),
-            labelled(fs.val), affine)
+            labelled(fs.val), affine, held_out(trainers[:24]))
 
 
 class RegionReadout(torch.nn.Module):
@@ -101,7 +104,7 @@ def scores(net, mapping, subjects, roi, multiple) -> str:
 
     if not subjects:
         return "-"
-    errs, mae = [], []
+    errs, mae, preds, truth = [], [], [], []
     with torch.no_grad():
         for t1n, pet, mask in subjects:
             x, _ = pad(t1n, multiple)
@@ -109,10 +112,43 @@ def scores(net, mapping, subjects, roi, multiple) -> str:
             pred = mapping.net_to_pet(y, t1n).numpy()
             errs.append(pred[roi].mean() - pet[roi].mean())
             mae.append(np.abs(pred - pet)[mask].mean())
-    return f"meta-ROI RMSE {np.sqrt(np.mean(np.square(errs))):.4f} brain MAE {np.mean(mae):.4f}"
+            preds.append(pred[roi].mean())
+            truth.append(pet[roi].mean())
+    p, t = np.array(preds) - np.mean(preds), np.array(truth) - np.mean(truth)
+    slope = float(p @ t / max(p @ p, 1e-12))  # < 1: the predicted meta-ROI values spread wider than the truth follows
+    return (f"meta-ROI RMSE {np.sqrt(np.mean(np.square(errs))):.4f} (slope of truth on prediction {slope:.2f}) "
+            f"brain MAE {np.mean(mae):.4f}")
 
 
-def stage_fit(net, subjects, multiple) -> str:
+def severity_gain(net, mapping, val, test, roi, multiple, s0) -> str:
+    """Test meta-ROI RMSE when the subject-level term is scaled about the training mean severity s0 by a gain c
+    fit on the validation subjects (least squares, closed form): c from the meta-ROI means, and c from every
+    brain voxel. c > 1: the trained term is too weak (the predictions spread less than the truth follows)."""
+    if not isinstance(net, SeverityPath):
+        return ""
+    from mrisynth.synthesis.data import crop_like
+
+    def parts(subjects):
+        out = []
+        with torch.no_grad():
+            for t1n, pet, mask in subjects:
+                x, _ = pad(t1n, multiple)
+                maps, s = net.maps(x), float(net.severity(x))
+                a = crop_like(maps[:, :1] + s0 * maps[:, 1:], tuple(t1n.shape))[0, 0]
+                p = crop_like(maps[:, :1] + s * maps[:, 1:], tuple(t1n.shape))[0, 0]
+                a, p = mapping.net_to_pet(a, t1n).numpy(), mapping.net_to_pet(p, t1n).numpy()
+                out.append((a, p - a, pet, mask))
+        return out
+
+    v, t = parts(val), parts(test)
+    c_meta = sum(b[roi].mean() * (y[roi].mean() - a[roi].mean()) for a, b, y, _ in v) / sum(b[roi].mean() ** 2 for _, b, _, _ in v)
+    c_brain = sum((b[m] * (y[m] - a[m])).sum() for a, b, y, m in v) / sum((b[m] ** 2).sum() for a, b, _, m in v)
+    rmse = lambda c: np.sqrt(np.mean([(a[roi].mean() + c * b[roi].mean() - y[roi].mean()) ** 2 for a, b, y, _ in t]))  # noqa: E731
+    return (f"; gain fit on validation: meta-ROI c {c_meta:.2f} -> test {rmse(c_meta):.4f}, brain c {c_brain:.2f} -> "
+            f"test {rmse(c_brain):.4f} (c 1: {rmse(1.0):.4f})")
+
+
+def stage_fit(net, subjects, multiple, label="test") -> str:
     """Spearman of the severity path's output with the disease stage on the test subjects (--severity-head)."""
     if not isinstance(net, SeverityPath):
         return ""
@@ -120,7 +156,8 @@ def stage_fit(net, subjects, multiple) -> str:
 
     with torch.no_grad():
         s = [float(net.severity(pad(t, multiple)[0])) for t, _ in subjects]
-    return f"; test stage Spearman {spearmanr(s, [v for _, v in subjects])[0]:.2f}"
+    mse = float(np.mean(np.square(np.array(s) - [v for _, v in subjects])))
+    return f"; {label} stage Spearman {spearmanr(s, [v for _, v in subjects])[0]:.2f}, MSE {mse:.3f}"
 
 
 def stage_loss(net, dev, rng, multiple) -> torch.Tensor:
@@ -185,6 +222,11 @@ def main() -> None:
                     help="the severity encoder is a linear readout of the T1 means in mrisynth.anatomy's regions")
     ap.add_argument("--encoder-lr", type=float, default=0.0, help="> 0: the severity encoder's own learning rate")
     ap.add_argument("--encoder-clip", type=float, default=0.0, help="> 0: clip the severity encoder's gradient norm")
+    ap.add_argument("--augment", type=float, nargs=2, default=(0.05, 0.02), metavar=("SCALE", "SHIFT"),
+                    help="the MRI intensity augmentation x * (1 + U(-scale, scale)) + U(-shift, shift) (the pipeline's)")
+    ap.add_argument("--stages-without-pet", action="store_true",
+                    help="the stage loss only on the training MRIs without PET (the maps' PET subjects get no stage label)")
+    ap.add_argument("--encoder-dropout", type=float, default=0.5, help="dropout before the severity encoder's linear layer")
     ap.add_argument("--trace", type=int, default=0, help="print the stage MSE every 25 steps up to this step")
     ap.add_argument("--oracle-targets", action="store_true",
                     help="known-signal case: train and score against the phantom's achievable PET (no unpredictable part)")
@@ -199,13 +241,14 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     cfg = yaml.safe_load(args.config.read_text())
-    mapping, pairs, val, test, roi, dev, test_stage, val_stage, affine = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets)
+    mapping, pairs, val, test, roi, dev, test_stage, val_stage, affine, train24 = load_fold(cfg, args.results, args.fold, args.all_truth, args.oracle_targets,
+                                                                                     args.stages_without_pet)
     multiple = 2 ** args.num_downs
     out_c = 2 if args.severity_head else 1
     net = init_weights(UnetGenerator(1, out_c, args.num_downs, args.ngf, args.norm, False, 3), "normal", 0.02)
     start_at_template(net)
     if args.severity_head:
-        net = SeverityPath(net, 1, 8, 3)  # the pipeline's severity path (encoder: PyTorch's default init)
+        net = SeverityPath(net, 1, 8, 3, args.encoder_dropout)  # the pipeline's severity path (encoder: PyTorch's default init)
     if args.region_encoder:
         from mrisynth.anatomy import REGIONS, region_mask
 
@@ -237,8 +280,8 @@ def main() -> None:
         t1n, target = pairs[int(rng.integers(len(pairs)))]
         x, _ = pad(t1n, multiple)
         y, _ = pad(target, multiple)
-        scale = 1.0 + (2 * rng.random() - 1) * 0.05
-        x = (x * scale + (2 * rng.random() - 1) * 0.02).clamp(-1, 1)
+        scale = 1.0 + (2 * rng.random() - 1) * args.augment[0]
+        x = (x * scale + (2 * rng.random() - 1) * args.augment[1]).clamp(-1, 1)
         pred = net(x)
         diff = pred - y
         loss = diff.abs().mean() if args.loss == "l1" else diff.square().mean()
@@ -261,9 +304,14 @@ def main() -> None:
             ema_update(scored, net, args.ema)
         if step % args.every == 0:
             scored.eval()
-            print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; val {scores(scored, mapping, val, roi, multiple)}; "
-                  f"test {scores(scored, mapping, test, roi, multiple)}{stage_fit(scored, test_stage, multiple)}  "
-                  f"({time.process_time() - t0:.0f} CPU-s)", flush=True)
+            if isinstance(scored, SeverityPath):
+                with torch.no_grad():
+                    s0 = float(np.mean([float(scored.severity(pad(t, multiple)[0])) for t, _ in pairs]))
+            print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; 24 training subjects "
+                  f"{scores(scored, mapping, train24, roi, multiple)}; val {scores(scored, mapping, val, roi, multiple)}; "
+                  f"test {scores(scored, mapping, test, roi, multiple)}{stage_fit(scored, test_stage, multiple)}"
+                  f"{stage_fit(scored, dev, multiple, 'train')}"
+                  f"{severity_gain(scored, mapping, val, test, roi, multiple, s0)}  ({time.process_time() - t0:.0f} CPU-s)", flush=True)
 
 
 if __name__ == "__main__":
