@@ -35,7 +35,7 @@ def gain_from(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float |
 def fit_severity_gain(net: torch.nn.Module, subjects, mapping: IntensityMapping, icfg, mode: str) -> dict | None:
     """Fit and set the gain of ``net``'s severity path on ``subjects`` (validation, real PET); returns what
     was fit (for the imputations' sidecars), or None without a severity path or with ``mode`` none."""
-    from mrisynth.synthesis.regional import Regions
+    from mrisynth.errors import InputError
     from mrisynth.synthesis.subjects import require_files
     from mrisynth.zoo.nets.severity import severity_path
 
@@ -45,35 +45,44 @@ def fit_severity_gain(net: torch.nn.Module, subjects, mapping: IntensityMapping,
     if path is None or mode == "none":
         return None
     subjects = [s for s in subjects if s.has_pet]
+    if not subjects:
+        raise InputError("severity_gain needs validation subjects with real PET; the fold has none "
+                         "(set the model's severity_gain: none)")
     require_files(subjects, "t1", "mask", "pet")
-    severities: list[float] = []
+    t1s = [mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None] for s in subjects]
+
+    def suvr(t1: torch.Tensor) -> np.ndarray:
+        return mapping.net_to_pet(predict(path, t1, icfg)[0][0, 0], t1[0, 0]).numpy()
+
+    severities: list[float] = []  # the encoder's output, one per whole-volume forward
     hook = path.encoder.register_forward_hook(lambda _m, _i, out: severities.append(float(out[0, 0])))
-    rows = []
     try:
         path.gain, path.centre = 1.0, 0.0
-        per_subject = []
-        for s in subjects:
-            t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None]
-            before = len(severities)
-            rows.append([s, t1, mapping.net_to_pet(predict(path, t1, icfg)[0][0, 0], t1[0, 0]).numpy()])
-            per_subject.append(np.mean(severities[before:]))  # one value (whole-volume inference)
-        centre = float(np.mean(per_subject))
+        full = [suvr(t1) for t1 in t1s]
+        centre = float(np.mean(severities))
         path.gain, path.centre = 0.0, centre  # every subject at the mean severity
-        for row in rows:
-            row.append(mapping.net_to_pet(predict(path, row[1], icfg)[0][0, 0], row[1][0, 0]).numpy())
+        at_centre = [suvr(t1) for t1 in t1s]
     finally:
         hook.remove()
-    parts = []
-    for s, _, full, at_centre in rows:
-        pet, affine = load_array(s.paths.pet)
-        if mode == "metaroi":
-            roi = Regions.on_grid(affine, pet.shape).meta_roi
-        else:
-            roi = load_array(s.paths.mask)[0] > 0
-        a, b, t = at_centre[roi], full[roi] - at_centre[roi], pet[roi]
-        parts.append((a, b, t) if mode == "brain" else (np.array([a.mean()]), np.array([b.mean()]), np.array([t.mean()])))
+    parts = [_region_parts(s, f, a, mode) for s, f, a in zip(subjects, full, at_centre)]
     fitted = gain_from(parts)
     gain = 1.0 if fitted is None else float(np.clip(fitted, 0.0, MAX_GAIN))
     path.gain, path.centre = gain, centre
     return {"mode": mode, "gain": gain, "fitted": fitted, "centre": centre, "max_gain": MAX_GAIN,
             "fit_subjects": [s.participant_id for s in subjects]}
+
+
+def _region_parts(subject, full: np.ndarray, at_centre: np.ndarray, mode: str):
+    """(a, b, truth) of one subject: every brain voxel, or the meta-ROI means (one value each)."""
+    from mrisynth.errors import InputError
+    from mrisynth.synthesis.regional import Regions
+
+    pet, affine = load_array(subject.paths.pet)
+    roi = Regions.on_grid(affine, pet.shape).meta_roi if mode == "metaroi" else load_array(subject.paths.mask)[0] > 0
+    if not roi.any():
+        raise InputError(f"severity_gain {mode}: no {'meta-ROI' if mode == 'metaroi' else 'brain'} voxel on the grid "
+                         f"of {subject.paths.pet}")
+    a, b, t = at_centre[roi], full[roi] - at_centre[roi], pet[roi]
+    if mode == "brain":
+        return a, b, t
+    return np.array([a.mean()]), np.array([b.mean()]), np.array([t.mean()])

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mrisynth.cohort.splits import split_path
+from mrisynth.errors import InputError
 from mrisynth.io.nifti import load_array, save_nifti
 from mrisynth.synthesis.inference import predict
 from mrisynth.synthesis.intensity import IntensityMapping
@@ -72,4 +73,6 @@ def test_fit_recovers_the_gain_that_made_the_validation_pet(tmp_path, true_gain)
     assert fit_severity_gain(UnetGenerator(1, 1, 3, 4, "instance", False, 3), fs.val, mapping, icfg, "brain") is None
     with pytest.raises(ValueError, match="severity_gain"):
         fit_severity_gain(net, val, mapping, icfg, "cortex")
+    with pytest.raises(InputError, match="validation subjects with real PET"):
+        fit_severity_gain(net, [s for s in fs.impute if not s.has_pet], mapping, icfg, "metaroi")
 
