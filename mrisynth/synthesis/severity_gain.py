@@ -2,8 +2,8 @@
 
 A generator with a severity path (:mod:`mrisynth.zoo.nets.severity`) outputs map0 + s(x) map1. Trained, the
 subject-level term comes out too weak: on the benchmark cohort the truth's meta-ROI SUVR varies 1.6-1.7 times
-as much along the predictions as the predictions do, on the training subjects as on held-out ones, with or
-without the encoder's dropout and the MRI augmentation (``benchmarks/results/generator-learning.md``). One
+as much along the predictions as the predictions do on the training subjects (1.9-2.3 on held-out ones), with
+or without the encoder's dropout and the MRI augmentation (``benchmarks/results/generator-learning.md``). One
 gain c on the term, s -> s_bar + c (s - s_bar) about the validation subjects' mean severity s_bar, is fit here
 by least squares against the validation subjects' real PET (closed form: the prediction is linear in c), on
 their meta-ROI means (``metaroi``: the score the checkpoint is chosen by) or on every brain voxel
