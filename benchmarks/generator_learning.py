@@ -140,9 +140,11 @@ def severity_gain(net, mapping, val, test, roi, multiple, s0) -> str:
                 out.append((a, p - a, pet, mask))
         return out
 
+    from mrisynth.synthesis.severity_gain import gain_from
+
     v, t = parts(val), parts(test)
-    c_meta = sum(b[roi].mean() * (y[roi].mean() - a[roi].mean()) for a, b, y, _ in v) / sum(b[roi].mean() ** 2 for _, b, _, _ in v)
-    c_brain = sum((b[m] * (y[m] - a[m])).sum() for a, b, y, m in v) / sum((b[m] ** 2).sum() for a, b, _, m in v)
+    c_meta = gain_from([(a[roi].mean(keepdims=True), b[roi].mean(keepdims=True), y[roi].mean(keepdims=True)) for a, b, y, _ in v])
+    c_brain = gain_from([(a[m], b[m], y[m]) for a, b, y, m in v])
     rmse = lambda c: np.sqrt(np.mean([(a[roi].mean() + c * b[roi].mean() - y[roi].mean()) ** 2 for a, b, y, _ in t]))  # noqa: E731
     return (f"; gain fit on validation: meta-ROI c {c_meta:.2f} -> test {rmse(c_meta):.4f}, brain c {c_brain:.2f} -> "
             f"test {rmse(c_brain):.4f} (c 1: {rmse(1.0):.4f})")

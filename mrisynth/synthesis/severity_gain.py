@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mrisynth.errors import InputError
 from mrisynth.io.nifti import load_array
 from mrisynth.synthesis.inference import predict
 from mrisynth.synthesis.intensity import IntensityMapping
@@ -35,7 +36,7 @@ def gain_from(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float |
 def fit_severity_gain(net: torch.nn.Module, subjects, mapping: IntensityMapping, icfg, mode: str) -> dict | None:
     """Fit and set the gain of ``net``'s severity path on ``subjects`` (validation, real PET); returns what
     was fit (for the imputations' sidecars), or None without a severity path or with ``mode`` none."""
-    from mrisynth.errors import InputError
+    from mrisynth.synthesis.regional import Regions
     from mrisynth.synthesis.subjects import require_files
     from mrisynth.zoo.nets.severity import severity_path
 
@@ -64,7 +65,11 @@ def fit_severity_gain(net: torch.nn.Module, subjects, mapping: IntensityMapping,
         at_centre = [suvr(t1) for t1 in t1s]
     finally:
         hook.remove()
-    parts = [_region_parts(s, f, a, mode) for s, f, a in zip(subjects, full, at_centre)]
+    meta_roi = None
+    if mode == "metaroi":  # one grid for every preprocessed image (as the training's validation assumes)
+        pet, affine = load_array(subjects[0].paths.pet)
+        meta_roi = Regions.on_grid(affine, pet.shape).meta_roi
+    parts = [_region_parts(s, f, a, meta_roi) for s, f, a in zip(subjects, full, at_centre)]
     fitted = gain_from(parts)
     gain = 1.0 if fitted is None else float(np.clip(fitted, 0.0, MAX_GAIN))
     path.gain, path.centre = gain, centre
@@ -72,17 +77,14 @@ def fit_severity_gain(net: torch.nn.Module, subjects, mapping: IntensityMapping,
             "fit_subjects": [s.participant_id for s in subjects]}
 
 
-def _region_parts(subject, full: np.ndarray, at_centre: np.ndarray, mode: str):
-    """(a, b, truth) of one subject: every brain voxel, or the meta-ROI means (one value each)."""
-    from mrisynth.errors import InputError
-    from mrisynth.synthesis.regional import Regions
-
-    pet, affine = load_array(subject.paths.pet)
-    roi = Regions.on_grid(affine, pet.shape).meta_roi if mode == "metaroi" else load_array(subject.paths.mask)[0] > 0
+def _region_parts(subject, full: np.ndarray, at_centre: np.ndarray, meta_roi: np.ndarray | None):
+    """(a, b, truth) of one subject: its meta-ROI means (one value each), or without ``meta_roi`` every brain voxel."""
+    pet = load_array(subject.paths.pet)[0]
+    roi = meta_roi if meta_roi is not None else load_array(subject.paths.mask)[0] > 0
     if not roi.any():
-        raise InputError(f"severity_gain {mode}: no {'meta-ROI' if mode == 'metaroi' else 'brain'} voxel on the grid "
+        raise InputError(f"severity_gain: no {'meta-ROI' if meta_roi is not None else 'brain'} voxel on the grid "
                          f"of {subject.paths.pet}")
     a, b, t = at_centre[roi], full[roi] - at_centre[roi], pet[roi]
-    if mode == "brain":
+    if meta_roi is None:
         return a, b, t
     return np.array([a.mean()]), np.array([b.mean()]), np.array([t.mean()])
