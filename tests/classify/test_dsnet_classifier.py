@@ -79,3 +79,29 @@ def test_inner_cross_validation_pools_every_development_subject_and_refits(tmp_p
     few = np.array([0, 1, 2, 4, 6, 3])  # labels 0 1 0 0 0 1
     train_predict(x, labels, few[:4], few[4:], dc, 0, tmp_path, np.arange(0), masks, test_idx, roi)
     assert list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [0, 1, 2, 3]
+
+
+def test_inputs_pooled_once_give_the_per_batch_poolings_bit_for_bit():
+    """The job pools the volumes and the brain mask once (_net_inputs); the logits and specificity maps must be
+    exactly those of a net that pools its input and its mask in every forward pass."""
+    import torch
+
+    from mrisynth.classify.dsnet import DSNetConfig, _net_inputs
+    from mrisynth.zoo.nets.dsnet import DSNet
+
+    dc = DSNetConfig(channels=4, n_stages=2, input_pool=2, temperature=10.0, dropout=0.0, epochs=1, batch_size=4,
+                     lr=1e-3, weight_decay=0.0, patience=1, mask_threshold=0.5)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 2, 24, 20, 16, generator=g)
+    brain = (torch.rand(5, 1, 24, 20, 16, generator=g) > 0.3).float()
+    pooled, fraction = _net_inputs(x, brain, dc)
+    assert pooled.shape == (5, 2, 12, 10, 8) and fraction.shape == (5, 1, 2, 2, 1)
+    torch.manual_seed(1)
+    per_batch = DSNet(n_branches=2, channels=4, n_stages=2, input_pool=2).eval()
+    once = DSNet(n_branches=2, channels=4, n_stages=2, input_pool=1).eval()
+    once.load_state_dict(per_batch.state_dict())
+    for idx in ([0, 1, 2], [3, 4]):
+        want, want_br = per_batch.explain(x[idx, :1], x[idx, 1:], mask=brain[idx])
+        got, got_br = once.explain(pooled[idx, :1], pooled[idx, 1:], mask=fraction[idx])
+        assert torch.equal(got, want)
+        assert all(torch.equal(a.specificity, b.specificity) for a, b in zip(got_br, want_br))

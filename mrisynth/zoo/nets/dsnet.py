@@ -142,7 +142,8 @@ class DSNet(nn.Module):
         return allowed | (none & (fraction >= fraction.flatten(1).amax(1).view(shape)))
 
     def branch(self, index: int, x: torch.Tensor, mask: torch.Tensor | None = None) -> BranchOutput:
-        """One branch's output; ``mask`` (N, 1, *S_in) of the input's valid region (see the module doc)."""
+        """One branch's output; ``mask`` (N, 1, *S_in) of the input's valid region (see the module doc), or
+        already :meth:`mask_fraction` at the last feature map's size (pooling it again returns it exactly)."""
         feats = self.branches[index](x)
         allowed = None if mask is None else self.allowed_cells(self.mask_fraction(mask, feats[-1].shape[2:]))
         similarity, specificity = self.cosine[index](feats[-1], allowed)
