@@ -4,6 +4,7 @@ predict every test subject, write the predictions (and model state)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from pathlib import Path
@@ -24,12 +25,26 @@ PREDICTION_COLUMNS = ["participant_id", "session_id", "diagnosis", "task", "labe
                       "fold", "scenario", "classifier"]
 
 
+def _mri(cohort: pd.DataFrame, images: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T1 stack, brain masks, affine), read-only: every scenario of a fold reads the same files, so the process
+    keeps them for its next scenario (each file's mtime is in the key: a rewritten file is read again)."""
+    files = [f for i in cohort["participant_id"] for f in (images[i].t1, images[i].mask)]
+    return _read_mri(tuple((str(f), Path(f).stat().st_mtime_ns if Path(f).exists() else None) for f in files))
+
+
+@functools.lru_cache(maxsize=2)  # the fold's cohort and its real-PET subset (mri+real_pet)
+def _read_mri(files: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t1, affine = load_stack([f for f, _ in files[0::2]], "preprocessed T1")
+    masks = load_stack([f for f, _ in files[1::2]], "brain mask")[0] > 0.5
+    for a in (t1, masks, affine):
+        a.flags.writeable = False
+    return t1, masks, affine
+
+
 def _load_volumes(cohort: pd.DataFrame, images: dict, sources: list | None, train_mask: np.ndarray):
     """Raw stacks: volumes (N, M, X, Y, Z), brain masks (N, X, Y, Z), affine, zero-filled subjects (N,)."""
-    ids = cohort["participant_id"].tolist()
-    t1, affine = load_stack([images[i].t1 for i in ids], "preprocessed T1")
-    masks = load_stack([images[i].mask for i in ids], "brain mask")[0] > 0.5
-    zero = np.zeros(len(ids), bool)
+    t1, masks, affine = _mri(cohort, images)
+    zero = np.zeros(len(cohort), bool)
     if sources is None:
         return t1[:, None], masks, affine, zero
     files = [k for k, s in enumerate(sources) if s not in (ZERO, MEAN, LINEAR)]
@@ -66,7 +81,10 @@ def _normalise(volumes: np.ndarray, masks: np.ndarray, zero: np.ndarray, real_pe
         ref = [k for k in train_idx if m == 0 or real_pet[k]]
         vox = volumes[ref, m][masks[ref]]
         mean, std = float(vox.mean()), float(vox.std() + 1e-6)
-        out[:, m] = (volumes[:, m] - mean) / std * masks
+        o = out[:, m]  # in place: three whole-cohort temporaries cost more than the arithmetic
+        np.subtract(volumes[:, m], mean, out=o)
+        o /= std
+        o *= masks
         stats.append({"mean": mean, "std": std})
     if volumes.shape[1] > 1:
         out[zero, 1] = 0.0
@@ -165,7 +183,7 @@ def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, l
               fingerprint: dict, threads: int) -> np.ndarray:
     import torch
 
-    from mrisynth.classify.train import NetConfig, calibrated, fit_calibration, predict_logits, train
+    from mrisynth.classify.train import NetConfig, calibrated, centred_patches, fit_calibration, predict_logits, train
     from mrisynth.seeding import seed_everything
 
     seed_everything(seed)  # torch and MONAI load only here: the regional baseline needs neither
@@ -178,22 +196,24 @@ def _landmark(cfg, volumes, masks, zero, real_pet, labels, train_idx, val_idx, l
     centres = torch.as_tensor(lm[["i", "j", "k"]].to_numpy(), dtype=torch.float32)
     normed, stats = _normalise(volumes, masks, zero, real_pet, train_idx)
     x = torch.from_numpy(normed)
+    centred = centred_patches(x, centres, nc)  # the patches at the exact landmarks: cut once for both fits
     fingerprint = {**fingerprint, "landmarks": lm[["i", "j", "k"]].to_numpy().ravel().tolist(),
                    "network": json.dumps(cfg["classify"]["network"], sort_keys=True), "normalisation": json.dumps(stats)}
     # 1. train on the training subjects, choose the epoch (0: the regression start) and the calibration on the
     # validation subjects; 2. refit the same recipe on training + validation subjects for that many epochs
     # (the validation fifth of ~50 subjects is too many to leave out: fold 0's start regression on the 12
     # landmarks ranked AD vs NC test subjects at AUC 0.60 fit on 42 subjects, 0.94 on 53; issue 17)
-    model, history = train(x, labels, train_idx, val_idx, centres, nc, seed, out_dir / "checkpoint.pt", fingerprint)
+    model, history = train(x, labels, train_idx, val_idx, centres, nc, seed, out_dir / "checkpoint.pt", fingerprint,
+                           centred)
     with atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
-    calibration = fit_calibration(predict_logits(model, x, centres, nc)[val_idx], labels[val_idx])
+    calibration = fit_calibration(predict_logits(model, centred, nc)[val_idx], labels[val_idx])
     best = pd.DataFrame(history).dropna(subset=["val_loss"])
     epochs = int(best.loc[best["val_loss"].idxmin(), "epoch"])
     fit_idx = np.concatenate([train_idx, val_idx])
     model, _ = train(x, labels, fit_idx, None, centres, dataclasses.replace(nc, epochs=epochs), seed,
-                     out_dir / "checkpoint-refit.pt", {**fingerprint, "refit_epochs": epochs})
+                     out_dir / "checkpoint-refit.pt", {**fingerprint, "refit_epochs": epochs}, centred)
     write_text(out_dir / "calibration.json", json.dumps({"a": calibration[0], "b": calibration[1],
                                                          "fit_on": "validation subjects", "epochs": epochs,
                                                          "refit_subjects": len(fit_idx)}) + "\n")
-    return calibrated(predict_logits(model, x, centres, nc), calibration)
+    return calibrated(predict_logits(model, centred, nc), calibration)

@@ -55,14 +55,22 @@ def _patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig, gen: t
 
 
 @torch.no_grad()
-def init_linear_path(model: LandmarkMIL, volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray,
-                     centres: torch.Tensor, nc: NetConfig) -> None:
+def centred_patches(volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> torch.Tensor:
+    """Unjittered patches of every volume, (N, L, S * M, o, o, o): cut once, not once per batch and epoch
+    (a subject's patches do not depend on the batch it is cut with)."""
+    return torch.cat([_patches(volumes[i:i + nc.batch_size], centres, nc, None) for i in range(0, len(volumes), nc.batch_size)])
+
+
+@torch.no_grad()
+def init_linear_path(model: LandmarkMIL, centred: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray,
+                     nc: NetConfig) -> None:
     """Start the network at the logistic regression on the training subjects' centre-weighted patch means
     (class-balanced, L2, C = 1, on standardised features): its weights go to the linear path, its intercept
     to the head's bias, and the head's weights to zero, so epoch 0 is exactly that regression and the CNN
-    learns what the landmarks' intensities do not already say (a residual on the simplest baseline)."""
+    learns what the landmarks' intensities do not already say (a residual on the simplest baseline).
+    ``centred``: ``centred_patches`` of all volumes."""
     model.eval()
-    means = torch.cat([model.patch_means(_patches(volumes[train_idx[i:i + nc.batch_size]], centres, nc, None))
+    means = torch.cat([model.patch_means(centred[train_idx[i:i + nc.batch_size]])
                        for i in range(0, len(train_idx), nc.batch_size)]).double().numpy()
     w, b = linear_start(means, labels[train_idx])
     model.linear.weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
@@ -114,23 +122,25 @@ def calibrated(logits: np.ndarray, calibration: tuple[float, float]) -> np.ndarr
 
 
 @torch.no_grad()
-def predict_logits(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig) -> np.ndarray:
-    """Logits of every volume, no jitter."""
+def predict_logits(model: LandmarkMIL, centred: torch.Tensor, nc: NetConfig) -> np.ndarray:
+    """Logits of every volume from its ``centred_patches`` (no jitter)."""
     model.eval()
-    out = [model(_patches(volumes[i:i + nc.batch_size], centres, nc, None))[0] for i in range(0, len(volumes), nc.batch_size)]
+    out = [model(centred[i:i + nc.batch_size])[0] for i in range(0, len(centred), nc.batch_size)]
     return torch.cat(out).numpy().astype(float)
 
 
 def predict(model: LandmarkMIL, volumes: torch.Tensor, centres: torch.Tensor, nc: NetConfig,
             calibration: tuple[float, float] = (1.0, 0.0)) -> np.ndarray:
     """Probabilities of the positive class for every volume, no jitter (calibrated with ``calibration``)."""
-    return calibrated(predict_logits(model, volumes, centres, nc), calibration)
+    return calibrated(predict_logits(model, centred_patches(volumes, centres, nc), nc), calibration)
 
 
 def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray | None,
-          centres: torch.Tensor, nc: NetConfig, seed: int, checkpoint: Path, extra_state: dict) -> tuple[LandmarkMIL, list[dict]]:
+          centres: torch.Tensor, nc: NetConfig, seed: int, checkpoint: Path, extra_state: dict,
+          centred: torch.Tensor | None = None) -> tuple[LandmarkMIL, list[dict]]:
     """Train on ``volumes[train_idx]`` (already normalised, (N, M, X, Y, Z)), early-stop on ``val_idx``;
     with ``val_idx`` None (the refit) all ``nc.epochs`` epochs run and the last weights are returned.
+    ``centred``: ``centred_patches(volumes, centres, nc)`` when the caller has them (cut here otherwise).
 
     ``checkpoint`` is rewritten atomically after every epoch with the full state; if it exists with the
     same ``extra_state`` (data and config fingerprint) training resumes from it. Returns the model with
@@ -150,15 +160,16 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
     weights = torch.as_tensor(1.0 / counts[labels[train_idx]], dtype=torch.float64)
     state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": [],
              "best_model": copy.deepcopy(model.state_dict())}
-    init_linear_path(model, volumes, labels, train_idx, centres, nc)
+    if centred is None:
+        centred = centred_patches(volumes, centres, nc)
+    init_linear_path(model, centred, labels, train_idx, nc)
 
     @torch.no_grad()
     def val_loss() -> float | None:
         if val_idx is None:
             return None
         model.eval()
-        logits = torch.cat([model(_patches(volumes[val_idx[i:i + nc.batch_size]], centres, nc, None))[0]
-                            for i in range(0, len(val_idx), nc.batch_size)])
+        logits = torch.cat([model(centred[val_idx[i:i + nc.batch_size]])[0] for i in range(0, len(val_idx), nc.batch_size)])
         return _balanced_loss(logits, y[val_idx]).item()
 
     # epoch 0, the regression alone, is a candidate for early stopping too
@@ -187,7 +198,7 @@ def train(volumes: torch.Tensor, labels: np.ndarray, train_idx: np.ndarray, val_
             # jittered patches for the CNN; the linear path keeps the exact landmarks: with jittered patch means
             # the start regression's training loss was 0.8-1.6 (0.6 without jitter) and the gradient moved it
             # away from its fit, so validation loss only rose from epoch 0 (issue 17)
-            logits, _ = model(_patches(volumes[b], centres, nc, gen), _patches(volumes[b], centres, nc, None))
+            logits, _ = model(_patches(volumes[b], centres, nc, gen), centred[b])
             loss = F.binary_cross_entropy_with_logits(logits, y[b])
             opt.zero_grad(set_to_none=True)
             loss.backward()

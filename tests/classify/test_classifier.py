@@ -197,14 +197,14 @@ def test_jitter_augments_the_cnn_not_the_linear_path(tmp_path):
     """The start regression was fit on the patch means at the exact landmarks; jittered patch means in its path
     made the training loss 3-5x the start's on the demo and training moved away from the fit (issue 17). With a
     negligible learning rate, the first epoch's training loss must be the start's loss on the resampled batches."""
-    from mrisynth.classify.train import _patches, init_linear_path, make_model
+    from mrisynth.classify.train import _patches, centred_patches, init_linear_path, make_model
 
     x, labels, centres = _toy()
     tr, va = np.arange(14), np.arange(14, 20)
     nc = NetConfig(**{**NC.__dict__, "epochs": 1, "lr": 1e-9, "jitter": 2})
     _, hist = train(x, labels, tr, va, centres, nc, seed=3, checkpoint=tmp_path / "j.pt", extra_state={})
     start = make_model(nc, len(centres), 1)
-    init_linear_path(start, x, labels, tr, centres, nc)
+    init_linear_path(start, centred_patches(x, centres, nc), labels, tr, nc)
     start.eval()
     with torch.no_grad():
         logits = start(_patches(x, centres, nc, None))[0]
@@ -216,3 +216,14 @@ def test_jitter_augments_the_cnn_not_the_linear_path(tmp_path):
     expected = np.mean([F.binary_cross_entropy_with_logits(logits[order[i:i + nc.batch_size]], y[order[i:i + nc.batch_size]]).item()
                         for i in range(0, len(order), nc.batch_size) if len(order[i:i + nc.batch_size]) >= 2])
     assert hist[1]["train_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_patches_cut_once_are_those_cut_per_batch():
+    """train and predict cut the unjittered patches once per job (centred_patches, in batches of batch_size);
+    a subject's patches must not depend on the batch it was cut with."""
+    from mrisynth.classify.train import _patches, centred_patches
+
+    x, _, centres = _toy()
+    once = centred_patches(x, centres, NC)  # 20 subjects in batches of 7
+    assert torch.equal(once, _patches(x, centres, NC, None))
+    assert torch.equal(once[[3, 15]], _patches(x[[3, 15]], centres, NC, None))
