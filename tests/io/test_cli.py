@@ -50,3 +50,18 @@ def test_a_command_imports_only_its_own_module():
     help_text = subprocess.run([sys.executable, "-m", "mrisynth.cli", "--help"], capture_output=True, text=True,
                                check=True).stdout
     assert "preprocess-templates" in help_text and "classify" in help_text and "zoo" in help_text
+
+
+def test_the_console_script_flushes_its_output_keeps_the_exit_code_and_skips_the_teardown(tmp_path):
+    """``run`` (the ``mrisynth`` script) leaves by os._exit after main: buffered output must still arrive,
+    the exit code must be main's, and Python's teardown (here an atexit hook) must not run."""
+    code = ("import atexit, sys\nfrom mrisynth.cli import run\natexit.register(print, 'TEARDOWN')\n"
+            "sys.argv = ['mrisynth', *sys.argv[1:]]\nrun()")
+    listed = subprocess.run([sys.executable, "-c", code, "zoo", "list"], capture_output=True, text=True)
+    assert listed.returncode == 0 and "pix2pix" in listed.stdout and "TEARDOWN" not in listed.stdout
+    assert USAGE.match(listed.stderr.strip().splitlines()[-1]).group(1) == "zoo"
+    missing = subprocess.run([sys.executable, "-c", code, "split", "--manifest", str(tmp_path / "m.csv"),
+                              "--qc-summary", str(tmp_path / "nope.json"), "--out-dir", str(tmp_path / "o")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "no such file or directory" in missing.stderr
+    assert USAGE.match(missing.stderr.strip().splitlines()[-1]).group(1) == "split"
