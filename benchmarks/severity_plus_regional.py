@@ -1,0 +1,106 @@
+"""Does a regional reader of the T1 add to the severity path's subject-level term? (issue 16; not a test)
+
+Per fold, on a trained model's best.pt: the severity path's meta-ROI prediction at the validation subjects'
+centre severity (a) and its subject-level term at gain 1 (b) (``benchmarks/severity_gain_ceiling.py``), and a
+ridge regression of the disease stage on the T1 means of the 18 ``mrisynth.anatomy`` regions, fit on the
+fold's labelled training MRIs (PET or not, the stage labels the encoder is trained with): r. On the validation
+subjects with PET, the meta-ROI truth minus a is regressed (with intercept) on b, on r, or on both; the fits
+are scored on the test subjects (never used to fit). A diagnostic for what the next model should read.
+
+    .venv/bin/python benchmarks/severity_plus_regional.py results-benchmark pix2pix
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.linear_model import LinearRegression, RidgeCV
+
+from mrisynth.anatomy import REGIONS, region_mask
+from mrisynth.cohort.splits import split_path
+from mrisynth.cohort.table import DISEASE_STAGE
+from mrisynth.io.nifti import load_array
+from mrisynth.synthesis import models as zoo_models
+from mrisynth.synthesis import paths
+from mrisynth.synthesis.impute import read_best
+from mrisynth.synthesis.inference import predict
+from mrisynth.synthesis.intensity import IntensityMapping
+from mrisynth.synthesis.regional import Regions
+from mrisynth.synthesis.severity_gain import fit_severity_gain
+from mrisynth.synthesis.subjects import fold_subjects, reference_pet
+from mrisynth.synthesis.train import inference_config
+from mrisynth.zoo.nets.severity import severity_path
+
+READERS = ("severity term", "regional ridge", "both")
+
+
+def term_parts(path, mapping, icfg, subjects, roi):
+    """(a, b, truth) meta-ROI means per subject: a at the centre severity, b the term at gain 1."""
+    rows = []
+    for s in subjects:
+        t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None]
+
+        def meta_roi(c: float) -> float:
+            path.gain = c
+            return float(mapping.net_to_pet(predict(path, t1, icfg)[0][0, 0], t1[0, 0]).numpy()[roi].mean())
+
+        centre = meta_roi(0.0)
+        rows.append((centre, meta_roi(1.0) - centre, float(load_array(reference_pet(s)[0])[0][roi].mean())))
+    return map(np.array, zip(*rows))
+
+
+def fold_errors(results: Path, cfg: dict, model: str, fold: int) -> dict[str, np.ndarray]:
+    fs = fold_subjects(results, results / "manifest/manifest.csv", split_path(results, fold),
+                       cfg["preprocess"]["resolution_mm"])
+    best = read_best(paths.best_checkpoint(results, model, fold))
+    net, _ = zoo_models.load_generator(best)
+    mapping = IntensityMapping.from_dict(best["mapping"])
+    icfg = inference_config(cfg, int(best["multiple"]))
+    if icfg.fast:
+        zoo_models.to_fast_layout(net)
+    path = severity_path(net)
+    fit_severity_gain(net, fs.val, mapping, icfg, "metaroi")  # sets the centre; the gain is varied below
+    pet, affine = load_array(fs.train[0].paths.pet)
+    roi = Regions.on_grid(affine, pet.shape).meta_roi
+    masks = [region_mask(name, affine, pet.shape) for name in sorted(REGIONS)]
+
+    def features(subjects) -> np.ndarray:
+        return np.array([[t1[m].mean() for m in masks] for t1 in (load_array(s.paths.t1)[0] for s in subjects)])
+
+    labelled = fs.train + [s for s in fs.impute if s.split == "train"]
+    ridge = RidgeCV(alphas=np.logspace(-2, 4, 30)).fit(features(labelled), [DISEASE_STAGE[s.diagnosis] for s in labelled])
+    val = [s for s in fs.val if s.has_pet]
+    test = [s for s in fs.test if reference_pet(s) is not None]
+    av, bv, tv = term_parts(path, mapping, icfg, val, roi)
+    at, bt, tt = term_parts(path, mapping, icfg, test, roi)
+    rv, rt = ridge.predict(features(val)), ridge.predict(features(test))
+    inputs = {"severity term": (bv[:, None], bt[:, None]), "regional ridge": (rv[:, None], rt[:, None]),
+              "both": (np.c_[bv, rv], np.c_[bt, rt])}
+    return {name: at + LinearRegression().fit(xv, tv - av).predict(xt) - tt for name, (xv, xt) in inputs.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results", type=Path)
+    ap.add_argument("model")
+    args = ap.parse_args()
+    cfg = yaml.safe_load((args.results / "config/effective.yaml").read_text())
+    summary = pd.read_csv(args.results / "synthesis/evaluation/summary.csv").set_index("method")["metaroi_rmse"]
+    linear, oracle = summary["linear_regression"], summary["oracle"]
+    pooled = {name: [] for name in READERS}
+    for fold in range(cfg["split"]["k"]):
+        errors = fold_errors(args.results, cfg, args.model, fold)
+        for name in READERS:
+            pooled[name].append(errors[name])
+        print(f"fold {fold}: " + ", ".join(f"{n} {np.sqrt(np.mean(errors[n] ** 2)):.4f}" for n in READERS), flush=True)
+    for name, errors in pooled.items():
+        r = float(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+        print(f"pooled, {name}: meta-ROI RMSE {r:.4f}, share of the oracle's gain {(linear - r) / (linear - oracle):.2f}")
+
+
+if __name__ == "__main__":
+    main()
