@@ -34,9 +34,9 @@ from mrisynth.synthesis.train import inference_config
 from mrisynth.zoo.nets.severity import severity_path
 
 
-def fold_parts(results: Path, cfg: dict, model: str, fold: int):
-    """(validation gain, a, b, truth) of the fold's test subjects: meta-ROI means at the centre severity (a) and the
-    subject-level term at gain 1 (b), so that the prediction at gain c is a + c b."""
+def fold_model(results: Path, cfg: dict, model: str, fold: int):
+    """(fold subjects, severity path, intensity mapping, inference config) of the fold's best.pt, the gain fit on
+    the validation subjects as impute fits it (``path.gain``, ``path.centre``)."""
     fs = fold_subjects(results, results / "manifest/manifest.csv", split_path(results, fold),
                        cfg["preprocess"]["resolution_mm"])
     best = read_best(paths.best_checkpoint(results, model, fold))
@@ -48,21 +48,34 @@ def fold_parts(results: Path, cfg: dict, model: str, fold: int):
     path = severity_path(net)
     if path is None:
         raise SystemExit(f"{model} has no severity path")
-    fitted = fit_severity_gain(net, fs.val, mapping, icfg, "metaroi")
-    gain, roi, rows = fitted["gain"], None, []
-    for s in (s for s in fs.test if reference_pet(s) is not None):
+    fit_severity_gain(net, fs.val, mapping, icfg, "metaroi")
+    return fs, path, mapping, icfg
+
+
+def term_parts(path, mapping, icfg, subjects, roi) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a, b, truth) of each subject's meta-ROI mean: a at the centre severity, b the subject-level term at gain 1,
+    so that the prediction at gain c is a + c b."""
+    rows = []
+    for s in subjects:
         t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None]
-        pet, affine = load_array(reference_pet(s)[0])
-        roi = Regions.on_grid(affine, pet.shape).meta_roi if roi is None else roi
 
         def meta_roi(c: float) -> float:
             path.gain = c
             return float(mapping.net_to_pet(predict(path, t1, icfg)[0][0, 0], t1[0, 0]).numpy()[roi].mean())
 
         centre = meta_roi(0.0)
-        rows.append((centre, meta_roi(1.0) - centre, float(pet[roi].mean())))
+        rows.append((centre, meta_roi(1.0) - centre, float(load_array(reference_pet(s)[0])[0][roi].mean())))
     a, b, t = map(np.array, zip(*rows))
-    return gain, a, b, t
+    return a, b, t
+
+
+def fold_parts(results: Path, cfg: dict, model: str, fold: int):
+    """(validation gain, a, b, truth) of the fold's test subjects (``term_parts``)."""
+    fs, path, mapping, icfg = fold_model(results, cfg, model, fold)
+    gain = path.gain
+    test = [s for s in fs.test if reference_pet(s) is not None]
+    pet, affine = load_array(reference_pet(test[0])[0])
+    return (gain, *term_parts(path, mapping, icfg, test, Regions.on_grid(affine, pet.shape).meta_roi))
 
 
 def main() -> None:

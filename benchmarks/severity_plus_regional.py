@@ -20,50 +20,19 @@ import pandas as pd
 import yaml
 from sklearn.linear_model import LinearRegression, RidgeCV
 
+from severity_gain_ceiling import fold_model, term_parts  # benchmarks/, the script's own folder
+
 from mrisynth.anatomy import REGIONS, region_mask
-from mrisynth.cohort.splits import split_path
 from mrisynth.cohort.table import DISEASE_STAGE
 from mrisynth.io.nifti import load_array
-from mrisynth.synthesis import models as zoo_models
-from mrisynth.synthesis import paths
-from mrisynth.synthesis.impute import read_best
-from mrisynth.synthesis.inference import predict
-from mrisynth.synthesis.intensity import IntensityMapping
 from mrisynth.synthesis.regional import Regions
-from mrisynth.synthesis.severity_gain import fit_severity_gain
-from mrisynth.synthesis.subjects import fold_subjects, reference_pet
-from mrisynth.synthesis.train import inference_config
-from mrisynth.zoo.nets.severity import severity_path
+from mrisynth.synthesis.subjects import reference_pet
 
 READERS = ("severity term", "regional ridge", "both")
 
 
-def term_parts(path, mapping, icfg, subjects, roi):
-    """(a, b, truth) meta-ROI means per subject: a at the centre severity, b the term at gain 1."""
-    rows = []
-    for s in subjects:
-        t1 = mapping.t1_to_net(load_array(s.paths.t1)[0])[None, None]
-
-        def meta_roi(c: float) -> float:
-            path.gain = c
-            return float(mapping.net_to_pet(predict(path, t1, icfg)[0][0, 0], t1[0, 0]).numpy()[roi].mean())
-
-        centre = meta_roi(0.0)
-        rows.append((centre, meta_roi(1.0) - centre, float(load_array(reference_pet(s)[0])[0][roi].mean())))
-    return map(np.array, zip(*rows))
-
-
 def fold_errors(results: Path, cfg: dict, model: str, fold: int) -> dict[str, np.ndarray]:
-    fs = fold_subjects(results, results / "manifest/manifest.csv", split_path(results, fold),
-                       cfg["preprocess"]["resolution_mm"])
-    best = read_best(paths.best_checkpoint(results, model, fold))
-    net, _ = zoo_models.load_generator(best)
-    mapping = IntensityMapping.from_dict(best["mapping"])
-    icfg = inference_config(cfg, int(best["multiple"]))
-    if icfg.fast:
-        zoo_models.to_fast_layout(net)
-    path = severity_path(net)
-    fit_severity_gain(net, fs.val, mapping, icfg, "metaroi")  # sets the centre; the gain is varied below
+    fs, path, mapping, icfg = fold_model(results, cfg, model, fold)  # the centre is the validation subjects'
     pet, affine = load_array(fs.train[0].paths.pet)
     roi = Regions.on_grid(affine, pet.shape).meta_roi
     masks = [region_mask(name, affine, pet.shape) for name in sorted(REGIONS)]
