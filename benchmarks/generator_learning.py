@@ -120,13 +120,16 @@ def scores(net, mapping, subjects, roi, multiple) -> str:
             f"brain MAE {np.mean(mae):.4f}")
 
 
-def severity_gain(net, mapping, val, test, roi, multiple, s0) -> str:
-    """Test meta-ROI RMSE when the subject-level term is scaled about the training mean severity s0 by a gain c
-    fit on the validation subjects (least squares, closed form): c from the meta-ROI means, and c from every
-    brain voxel. c > 1: the trained term is too weak (the predictions spread less than the truth follows)."""
+def severity_gain(net, mapping, pairs, val, test, roi, multiple) -> str:
+    """Test meta-ROI RMSE when the subject-level term is scaled about the training pairs' mean severity s0 by a
+    gain c fit on the validation subjects (least squares, closed form): c from the meta-ROI means, and c from
+    every brain voxel. c > 1: the trained term is too weak (the predictions spread less than the truth follows)."""
     if not isinstance(net, SeverityPath):
         return ""
     from mrisynth.synthesis.data import crop_like
+
+    with torch.no_grad():
+        s0 = float(np.mean([float(net.severity(pad(t, multiple)[0])) for t, _ in pairs]))
 
     def parts(subjects):
         out = []
@@ -306,14 +309,11 @@ def main() -> None:
             ema_update(scored, net, args.ema)
         if step % args.every == 0:
             scored.eval()
-            if isinstance(scored, SeverityPath):
-                with torch.no_grad():
-                    s0 = float(np.mean([float(scored.severity(pad(t, multiple)[0])) for t, _ in pairs]))
             print(f"step {step}: train L1 {np.mean(losses[-args.every:]):.5f}; 24 training subjects "
                   f"{scores(scored, mapping, train24, roi, multiple)}; val {scores(scored, mapping, val, roi, multiple)}; "
                   f"test {scores(scored, mapping, test, roi, multiple)}{stage_fit(scored, test_stage, multiple)}"
                   f"{stage_fit(scored, dev, multiple, 'train')}"
-                  f"{severity_gain(scored, mapping, val, test, roi, multiple, s0)}  ({time.process_time() - t0:.0f} CPU-s)", flush=True)
+                  f"{severity_gain(scored, mapping, pairs, val, test, roi, multiple)}  ({time.process_time() - t0:.0f} CPU-s)", flush=True)
 
 
 if __name__ == "__main__":
