@@ -13,6 +13,7 @@ are scored on the test subjects (never used to fit). A diagnostic for what the n
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,8 @@ def fold_errors(results: Path, cfg: dict, model: str, fold: int) -> dict[str, np
     rv, rt = ridge.predict(features(val)), ridge.predict(features(test))
     inputs = {"severity term": (bv[:, None], bt[:, None]), "regional ridge": (rv[:, None], rt[:, None]),
               "both": (np.c_[bv, rv], np.c_[bt, rt])}
-    return {name: at + LinearRegression().fit(xv, tv - av).predict(xt) - tt for name, (xv, xt) in inputs.items()}
+    intercept = os.environ.get("INTERCEPT", "1") == "1"
+    return {name: at + LinearRegression(fit_intercept=intercept).fit(xv, tv - av).predict(xt) - tt for name, (xv, xt) in inputs.items()}
 
 
 def main() -> None:

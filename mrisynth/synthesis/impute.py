@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mrisynth.cohort.table import DISEASE_STAGE
 from mrisynth.errors import InputError
 from mrisynth.io.nifti import load_array
 from mrisynth.synthesis import models as zoo_models
@@ -164,7 +165,8 @@ def impute_fold(cfg: dict, settings: ModelSettings, results: Path, manifest: Pat
     icfg = inference_config(cfg, int(best["multiple"]))
     if icfg.fast:
         zoo_models.to_fast_layout(net)
-    gain = fit_severity_gain(net, fs.val, mapping, icfg, settings.severity_gain)  # before the draws: they use it
+    labelled = (fs.labelled, [DISEASE_STAGE[s.diagnosis] for s in fs.labelled])  # for metaroi_regional's reader
+    gain = fit_severity_gain(net, fs.val, mapping, icfg, settings.severity_gain, labelled)  # before the draws: they use it
     recalibration, amplitude = None, None
     if samples and cfg["synthesis"]["calibration"]["recalibrate"]:
         amplitude = field_amplitude(fs.train, mapping) if cfg["synthesis"]["calibration"]["field_fwhm_mm"] else None

@@ -36,6 +36,12 @@ class FoldSubjects:
     impute: list[Subject]  # without real PET (any split) + every test subject
     test: list[Subject]  # every test subject
 
+    @property
+    def labelled(self) -> list[Subject]:
+        """Every training-split subject, PET or not: the MRIs whose diagnosis may teach a model (never a
+        validation or test subject)."""
+        return self.train + [s for s in self.impute if s.split == "train"]
+
     def check_no_leak(self) -> None:
         test_ids = {s.participant_id for s in self.test}
         leaked = sorted(test_ids & {s.participant_id for s in self.train + self.val})

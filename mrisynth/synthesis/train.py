@@ -175,9 +175,9 @@ def staged(pairs, fs, mapping: IntensityMapping, multiple: int, train_t1: list[n
     from mrisynth.synthesis.data import StagedPairs, pad_to_multiple
     from mrisynth.synthesis.subjects import require_files
 
-    no_pet = [s for s in fs.impute if s.split == "train"]
+    labelled = fs.labelled
+    no_pet = labelled[len(fs.train):]
     require_files(no_pet, "t1")
-    labelled = fs.train + no_pet
     t1s = train_t1 + [load_array(s.paths.t1)[0] for s in no_pet]
     images = [pad_to_multiple(mapping.t1_to_net(t1)[None, None], multiple)[0][0] for t1 in t1s]
     return StagedPairs(pairs, images, [DISEASE_STAGE[s.diagnosis] for s in labelled])

@@ -31,9 +31,10 @@ class SeverityPath(nn.Module):
         conv = nn.Conv3d if spatial_dims == 3 else nn.Conv2d
         pool = nn.AdaptiveAvgPool3d(4) if spatial_dims == 3 else nn.AdaptiveAvgPool2d(4)
         self.maps = maps
-        # s is used as centre + gain * (s - centre): 1 and 0 while training; set after it by a gain fit on
-        # held-out subjects (mrisynth.synthesis.severity_gain). Plain attributes: not in the state dict.
+        # s is used as centre + gain * (s - centre) (+ reader(x)): 1, 0 (and None) while training; set after it by
+        # a fit on held-out subjects (mrisynth.synthesis.severity_gain). Plain attributes: not in the state dict.
         self.gain, self.centre = 1.0, 0.0
+        self.reader = None  # optional callable, input -> (N,): a second estimate's term, added to s
         self.encoder = nn.Sequential(
             conv(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2),
             conv(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2),
@@ -58,6 +59,8 @@ class SeverityPath(nn.Module):
         s = self.severity(x)
         if self.gain != 1.0:
             s = self.centre + self.gain * (s - self.centre)
+        if self.reader is not None:
+            s = s + self.reader(x)
         s = s.to(out.dtype).view(-1, *[1] * (out.dim() - 1))
         return out[:, :c] + s * out[:, c:]
 
