@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -88,7 +87,6 @@ def test_fit_recovers_the_gain_that_made_the_validation_pet(tmp_path, true_gain)
         fit_severity_gain(net, [s for s in fs.impute if not s.has_pet], mapping, icfg, "metaroi")
 
 
-
 def test_regional_reader_is_the_ridge_on_regional_means(tmp_path):
     results, manifest = make_cohort(tmp_path, n=12)
     fs = fold_subjects(results, manifest, split_path(results, 0), 3.0)
@@ -133,7 +131,8 @@ def test_fit_recovers_both_gains_that_made_the_validation_pet(tmp_path, monkeypa
     # the stand-in meta-ROI (the toy grid is not MNI space): voxels the SUVR mapping does not clamp in any
     # forward the fit makes (gain 1; gain 0; gain 0 + reader), nor in the truth's, so the fit is exactly linear
     roi = np.ones(train[0][0].shape, bool)
-    for gain, centre_at, regional in ((1.0, 0.0, None), (0.0, centre, 1.0), (0.0, centre, None), (*true_gains[:1], centre, true_gains[1])):
+    for gain, centre_at, regional in ((1.0, 0.0, None), (0.0, centre, None), (0.0, centre, 1.0),
+                                      (true_gains[0], centre, true_gains[1])):
         net.gain, net.centre, net.reader = gain, centre_at, reader if regional is not None else None
         reader.gain = regional or 0.0
         with torch.no_grad():
