@@ -100,9 +100,9 @@ def _fit_with_reader(path, t1s, suvr, at_centre, parts, meta_roi, labelled, mapp
     reader, ridge = fit_reader(*labelled, mapping, icfg.multiple)
     reader.centre = float(np.mean([float(reader.stage(pad_to_multiple(t1, icfg.multiple)[0])[0]) for t1 in t1s]))
     path.reader = reader  # at gain 0: the centre severity plus the regional term at gain 1
-    with_reader = [suvr(t1) for t1 in t1s]
-    d = [_region_parts(s, w, a, meta_roi)[1] for s, w, a in zip(subjects, with_reader, at_centre)]
-    design = np.array([[b[0], di[0]] for (_, b, _), di in zip(parts, d)], dtype=np.float64)
+    # the regional term's meta-ROI mean per subject (as _region_parts computes b; the PET was read for parts)
+    d = [float((w[meta_roi] - a[meta_roi]).mean()) for w, a in zip((suvr(t1) for t1 in t1s), at_centre)]
+    design = np.array([[b[0], di] for (_, b, _), di in zip(parts, d)], dtype=np.float64)
     target = np.array([t[0] - a[0] for a, _, t in parts], dtype=np.float64)
     gains = np.array([1.0, 0.0])  # a term with no spread keeps these: the trained term as is, no regional term
     spread = np.linalg.norm(design, axis=0) > 1e-9
